@@ -1,0 +1,235 @@
+package config
+
+import (
+	"crypto"
+	"time"
+)
+
+// Snapshot is one validated, immutable view of the configuration. A server
+// holds the current Snapshot behind an atomic pointer and swaps it whole on
+// reload; nothing in a Snapshot may be modified after Load returns it.
+type Snapshot struct {
+	// Source names where the snapshot came from: a file path, or
+	// "development defaults (data/latchkey.yaml)".
+	Source string
+	// Warnings are non-fatal findings (plain secrets, argon2id client
+	// secrets), each as "FILE:LINE: key.path: message".
+	Warnings []string
+
+	Issuer      string
+	Listen      string
+	Database    Database
+	SigningKeys []SigningKey // the first is the active key; all are published
+	Passwords   Passwords
+	Tokens      Tokens
+
+	Realms         []*Realm
+	Clients        []*Client
+	Environments   []*Environment
+	APICredentials []*APICredential
+	APIKeys        []*APIKey
+	Compat         Compat
+
+	realms         map[string]*Realm
+	clients        map[string]*Client
+	environments   map[string]*Environment
+	apiCredentials map[string]*APICredential
+}
+
+// Database says where users, tokens and runtime state live.
+type Database struct {
+	Driver      string // "sqlite" or "mysql"
+	DSN         string
+	AutoMigrate bool
+}
+
+// Algorithm names accepted for keys.
+const (
+	AlgES256 = "ES256"
+	AlgRS256 = "RS256"
+	AlgEdDSA = "EdDSA"
+)
+
+// SigningKey is a private key the server signs tokens with.
+type SigningKey struct {
+	KID string
+	Alg string // AlgES256, AlgRS256 or AlgEdDSA
+	Key crypto.Signer
+}
+
+// PublicKey is a key that verifies tokens signed elsewhere (client
+// assertions, APTs, service tokens). Key is *rsa.PublicKey,
+// *ecdsa.PublicKey or ed25519.PublicKey, always matching Alg.
+type PublicKey struct {
+	KID string // may be empty outside signing_keys
+	Alg string
+	Key crypto.PublicKey
+}
+
+// Argon2Params are the argon2id cost parameters for new password hashes.
+type Argon2Params struct {
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// Passwords configures user password hashing.
+type Passwords struct {
+	Argon2id            Argon2Params
+	MaxConcurrentHashes int
+	QueueTimeout        time.Duration
+}
+
+// Access token formats.
+const (
+	FormatJWT    = "jwt"
+	FormatOpaque = "opaque"
+)
+
+// Tokens holds the default token settings.
+type Tokens struct {
+	AccessTokenFormat string // FormatJWT or FormatOpaque
+	AccessTokenTTL    time.Duration
+	RefreshTokenTTL   time.Duration
+	RefreshGrace      time.Duration
+	Leeway            time.Duration
+}
+
+// Lockout limits failed password attempts per login name.
+type Lockout struct {
+	MaxFailures int
+	Window      time.Duration
+}
+
+// Realm is a namespace of users. Nothing crosses realms.
+type Realm struct {
+	ID                string
+	Name              string
+	UsernameIsEmail   bool
+	PasswordMinLength int
+	SignupTokenTTL    time.Duration
+	Lockout           Lockout
+}
+
+// Client authentication methods.
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthNone          = "none"
+)
+
+// Grant types a client may list.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantPassword          = "password"
+	GrantRefreshToken      = "refresh_token"
+	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+)
+
+// Client is an OAuth client declared in the file.
+type Client struct {
+	ID         string
+	Realm      string
+	SecretHash string // "sha256:<hex>" or an argon2id PHC string; empty unless a secret method
+	AuthMethod string
+	PublicKeys []PublicKey // for private_key_jwt
+	GrantTypes []string
+	Scopes     []string
+	Audience   []string
+	// AccessTokenTTL and RefreshTokenTTL override Tokens when non-zero.
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+}
+
+// Environment is a Work API account provider.
+type Environment struct {
+	GUID         string
+	Realm        string
+	PublicKeys   []PublicKey
+	MaxAPTTTL    time.Duration
+	UserTokenTTL time.Duration
+	Client       string
+}
+
+// APICredential is a LoginID-style service-token signer.
+type APICredential struct {
+	ID         string
+	Realm      string
+	PublicKeys []PublicKey
+	Client     string
+	Scopes     []string
+}
+
+// APIKey is an AuthRocket-style API key.
+type APIKey struct {
+	ID          string
+	Realm       string
+	KeyHash     string // "sha256:<hex>" or argon2id PHC
+	Permissions []string
+}
+
+// Surface is one compatibility surface's switch and route prefix.
+type Surface struct {
+	Enabled bool
+	Prefix  string
+}
+
+// LegacySurface is the 2015 legacy REST API's settings.
+type LegacySurface struct {
+	Surface
+	Clients []string
+}
+
+// Compat switches the compatibility surfaces.
+type Compat struct {
+	WorkAPI    Surface
+	LoginID    Surface
+	AuthRocket Surface
+	Legacy     LegacySurface
+}
+
+// Realm returns the realm with the given id, or nil.
+func (s *Snapshot) Realm(id string) *Realm { return s.realms[id] }
+
+// Client returns the client with the given id, or nil.
+func (s *Snapshot) Client(id string) *Client { return s.clients[id] }
+
+// Environment returns the environment with the given GUID, or nil.
+func (s *Snapshot) Environment(guid string) *Environment { return s.environments[guid] }
+
+// APICredential returns the API credential with the given id, or nil.
+func (s *Snapshot) APICredential(id string) *APICredential { return s.apiCredentials[id] }
+
+// ActiveSigningKey returns the key new tokens are signed with.
+func (s *Snapshot) ActiveSigningKey() SigningKey { return s.SigningKeys[0] }
+
+// index builds the lookup maps; Load calls it once before returning.
+func (s *Snapshot) index() {
+	s.realms = make(map[string]*Realm, len(s.Realms))
+	for _, r := range s.Realms {
+		s.realms[r.ID] = r
+	}
+	s.clients = make(map[string]*Client, len(s.Clients))
+	for _, c := range s.Clients {
+		s.clients[c.ID] = c
+	}
+	s.environments = make(map[string]*Environment, len(s.Environments))
+	for _, e := range s.Environments {
+		s.environments[e.GUID] = e
+	}
+	s.apiCredentials = make(map[string]*APICredential, len(s.APICredentials))
+	for _, c := range s.APICredentials {
+		s.apiCredentials[c.ID] = c
+	}
+}
+
+// HasGrant reports whether the client lists the grant type.
+func (c *Client) HasGrant(grant string) bool {
+	for _, g := range c.GrantTypes {
+		if g == grant {
+			return true
+		}
+	}
+	return false
+}

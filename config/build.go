@@ -1,0 +1,583 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/latchkey/latchkey/secrethash"
+)
+
+// build validates the decoded file all at once and translates it into a
+// Snapshot. Problems go to l.errs; the Snapshot is only used when there are
+// none.
+func (l *loader) build(fc *fileConfig) *Snapshot {
+	s := &Snapshot{
+		Issuer:      l.issuer(fc.Issuer),
+		Listen:      l.listen(fc.Listen),
+		Database:    l.database(fc.Database),
+		SigningKeys: l.signingKeys(fc.SigningKeys),
+		Passwords:   l.passwords(fc.Passwords),
+		Tokens:      l.tokens(fc.Tokens),
+	}
+	// Order matters from here on: each section refers only to those before.
+	s.Realms = l.realms(fc.Realms)
+	s.Clients = l.clientList(fc.Clients)
+	s.Environments = l.environments(fc.Environments)
+	s.APICredentials = l.apiCredentials(fc.APICredentials)
+	s.APIKeys = l.apiKeys(fc.APIKeys)
+	s.Compat = l.compat(fc.Compat)
+	return s
+}
+
+func (l *loader) issuer(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || strings.ContainsAny(raw, "?#") {
+		l.errorf("issuer", "must be an absolute http(s) URL without user info, query or fragment, like https://auth.example.com; got %q", raw)
+		return raw
+	}
+	return strings.TrimRight(raw, "/")
+}
+
+func (l *loader) listen(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		l.errorf("listen", "must be host:port, like 127.0.0.1:8080 or :8080; got %q", addr)
+	}
+	return addr
+}
+
+func (l *loader) database(d fileDatabase) Database {
+	if d.Driver != "sqlite" && d.Driver != "mysql" {
+		l.errorf("database.driver", "must be sqlite or mysql, got %q", d.Driver)
+	}
+	if d.DSN == "" {
+		l.errorf("database.dsn", "required: a file path for sqlite (data/latchkey.db), user:pass@tcp(host:3306)/latchkey?parseTime=true for mysql")
+	}
+	return Database{Driver: d.Driver, DSN: d.DSN, AutoMigrate: d.AutoMigrate}
+}
+
+// allAlgs are the algorithms a key may have, in the order messages list them.
+var allAlgs = []string{AlgES256, AlgRS256, AlgEdDSA}
+
+func (l *loader) signingKeys(keys []fileKey) []SigningKey {
+	if len(keys) == 0 {
+		l.errorf("signing_keys", "at least one signing key is required (latchkey keys generate --alg ES256 prints one)")
+		return nil
+	}
+	kids := map[string]string{}
+	out := make([]SigningKey, 0, len(keys))
+	for i, k := range keys {
+		path := fmt.Sprintf("signing_keys[%d]", i)
+		if k.KID == "" {
+			l.errorf(path+".kid", "required: each signing key needs a unique kid (latchkey keys generate prints one)")
+		} else {
+			l.unique(kids, k.KID, path+".kid", "kid")
+		}
+		algOK := l.checkAlg(k.Alg, path, allAlgs)
+		data, src, ok := l.keyPEM(k, path)
+		if !ok {
+			continue
+		}
+		signer, err := ParsePrivateKeyPEM(data)
+		if err != nil {
+			l.errorf(src, "%v", err)
+			continue
+		}
+		if algOK {
+			if err := CheckKeyAlg(k.Alg, signer.Public()); err != nil {
+				l.errorf(path+".alg", "%v", err)
+				continue
+			}
+		}
+		out = append(out, SigningKey{KID: k.KID, Alg: k.Alg, Key: signer})
+	}
+	return out
+}
+
+// publicKeys parses a list of public keys whose algorithms must be among
+// allowed; kids are optional but unique within the list.
+func (l *loader) publicKeys(keys []fileKey, path string, allowed []string) []PublicKey {
+	kids := map[string]string{}
+	var out []PublicKey
+	for i, k := range keys {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if k.KID != "" {
+			l.unique(kids, k.KID, p+".kid", "kid")
+		}
+		algOK := l.checkAlg(k.Alg, p, allowed)
+		data, src, ok := l.keyPEM(k, p)
+		if !ok {
+			continue
+		}
+		pub, err := ParsePublicKeyPEM(data)
+		if err != nil {
+			l.errorf(src, "%v", err)
+			continue
+		}
+		if algOK {
+			if err := CheckKeyAlg(k.Alg, pub); err != nil {
+				l.errorf(p+".alg", "%v", err)
+				continue
+			}
+		}
+		out = append(out, PublicKey{KID: k.KID, Alg: k.Alg, Key: pub})
+	}
+	return out
+}
+
+func (l *loader) checkAlg(alg, path string, allowed []string) bool {
+	switch {
+	case alg == "":
+		l.errorf(path+".alg", "required (%s)", orList(allowed))
+	case slices.Contains(allowed, alg):
+		return true
+	case slices.Contains(allAlgs, alg):
+		l.errorf(path+".alg", "%s is not allowed here (want %s)", alg, orList(allowed))
+	default:
+		l.errorf(path+".alg", "unknown alg %q (want %s)", alg, orList(allowed))
+	}
+	return false
+}
+
+// keyPEM returns the PEM text of a key and the key path it came from.
+func (l *loader) keyPEM(k fileKey, path string) ([]byte, string, bool) {
+	switch {
+	case k.PEM != "" && k.PEMFile != "":
+		l.errorf(path+".pem_file", "give either pem or pem_file, not both")
+	case k.PEM != "":
+		return []byte(strings.ReplaceAll(k.PEM, `\n`, "\n")), path + ".pem", true
+	case k.PEMFile != "":
+		name := k.PEMFile
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(l.baseDir, name)
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			l.errorf(path+".pem_file", "cannot read the key file (relative paths start at the config file's directory): %v", err)
+			return nil, "", false
+		}
+		return data, path + ".pem_file", true
+	default:
+		l.errorf(path, "needs pem (the PEM text) or pem_file (a path relative to the config file)")
+	}
+	return nil, "", false
+}
+
+func (l *loader) passwords(p filePasswords) Passwords {
+	if p.Argon2id.Memory < 8*1024 {
+		l.errorf("passwords.argon2id.memory", "must be at least 8MiB, got %dKiB", p.Argon2id.Memory)
+	}
+	if p.Argon2id.Iterations < 1 {
+		l.errorf("passwords.argon2id.iterations", "must be at least 1, got %d", p.Argon2id.Iterations)
+	}
+	if p.Argon2id.Parallelism < 1 || p.Argon2id.Parallelism > 16 {
+		l.errorf("passwords.argon2id.parallelism", "must be between 1 and 16, got %d", p.Argon2id.Parallelism)
+	}
+	if p.MaxConcurrentHashes < 1 {
+		l.errorf("passwords.max_concurrent_hashes", "must be at least 1, got %d", p.MaxConcurrentHashes)
+	}
+	l.nonNegative("passwords.queue_timeout", p.QueueTimeout)
+	return Passwords{
+		Argon2id: Argon2Params{
+			MemoryKiB:   uint32(p.Argon2id.Memory),
+			Iterations:  uint32(max(p.Argon2id.Iterations, 0)),
+			Parallelism: uint8(min(max(p.Argon2id.Parallelism, 0), 255)),
+		},
+		MaxConcurrentHashes: p.MaxConcurrentHashes,
+		QueueTimeout:        p.QueueTimeout,
+	}
+}
+
+// MaxRefreshGrace is the longest refresh_grace allowed.
+const MaxRefreshGrace = 60 * time.Second
+
+func (l *loader) tokens(t fileTokens) Tokens {
+	if t.AccessTokenFormat != FormatJWT && t.AccessTokenFormat != FormatOpaque {
+		l.errorf("tokens.access_token_format", "must be jwt or opaque, got %q", t.AccessTokenFormat)
+	}
+	l.positive("tokens.access_token_ttl", t.AccessTokenTTL)
+	l.positive("tokens.refresh_token_ttl", t.RefreshTokenTTL)
+	if t.RefreshGrace < 0 || t.RefreshGrace > MaxRefreshGrace {
+		l.errorf("tokens.refresh_grace", "must be between 0s and 60s, got %s", t.RefreshGrace)
+	}
+	l.nonNegative("tokens.leeway", t.Leeway)
+	return Tokens(t)
+}
+
+var realmIDRe = regexp.MustCompile(`^rl_[A-Za-z0-9_-]+$`)
+
+func (l *loader) realms(in []fileRealm) []*Realm {
+	ids := map[string]string{}
+	out := make([]*Realm, 0, len(in))
+	for i, r := range in {
+		path := fmt.Sprintf("realms[%d]", i)
+		switch {
+		case r.ID == "":
+			l.errorf(path+".id", "required (a realm id like rl_demo)")
+		case !realmIDRe.MatchString(r.ID):
+			l.errorf(path+".id", "realm ids start with rl_ followed by letters, digits, _ or - (like rl_demo), got %q", r.ID)
+		default:
+			if l.unique(ids, r.ID, path+".id", "realm id") {
+				l.realmIDs = append(l.realmIDs, r.ID)
+			}
+		}
+		if r.PasswordMinLength < 1 {
+			l.errorf(path+".password_min_length", "must be at least 1, got %d", r.PasswordMinLength)
+		}
+		l.positive(path+".signup_token_ttl", r.SignupTokenTTL)
+		if r.Lockout.MaxFailures < 1 {
+			l.errorf(path+".lockout.max_failures", "must be at least 1, got %d", r.Lockout.MaxFailures)
+		}
+		l.positive(path+".lockout.window", r.Lockout.Window)
+		out = append(out, &Realm{
+			ID:                r.ID,
+			Name:              r.Name,
+			UsernameIsEmail:   r.UsernameIsEmail,
+			PasswordMinLength: r.PasswordMinLength,
+			SignupTokenTTL:    r.SignupTokenTTL,
+			Lockout:           Lockout(r.Lockout),
+		})
+	}
+	return out
+}
+
+var (
+	authMethods = []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT, AuthNone}
+	grantTypes  = []string{GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantJWTBearer}
+)
+
+func (l *loader) clientList(in []fileClient) []*Client {
+	ids := map[string]string{}
+	l.clients = map[string]*Client{}
+	out := make([]*Client, 0, len(in))
+	for i, fc := range in {
+		path := fmt.Sprintf("clients[%d]", i)
+		c := &Client{
+			ID:              fc.ID,
+			Realm:           fc.Realm,
+			AuthMethod:      fc.AuthMethod,
+			GrantTypes:      fc.GrantTypes,
+			Scopes:          fc.Scopes,
+			Audience:        fc.Audience,
+			AccessTokenTTL:  fc.AccessTokenTTL,
+			RefreshTokenTTL: fc.RefreshTokenTTL,
+		}
+		if l.checkName(fc.ID, path+".id", "client id") && l.unique(ids, fc.ID, path+".id", "client id") {
+			l.clients[fc.ID] = c
+			l.clientIDs = append(l.clientIDs, fc.ID)
+		}
+		l.realmRef(fc.Realm, path+".realm")
+
+		switch fc.AuthMethod {
+		case AuthSecretBasic, AuthSecretPost:
+			c.SecretHash = l.secret(fc.Secret, fc.SecretHash, path, "secret", "auth_method "+fc.AuthMethod)
+		case AuthNone, AuthPrivateKeyJWT:
+			for _, k := range []struct{ key, val string }{{"secret", fc.Secret}, {"secret_hash", fc.SecretHash}} {
+				if k.val != "" {
+					l.errorf(path+"."+k.key, "auth_method %s takes no secret; remove %s", fc.AuthMethod, k.key)
+				}
+			}
+		case "":
+			l.errorf(path+".auth_method", "required (%s)", orList(authMethods))
+		default:
+			l.errorf(path+".auth_method", "unknown auth_method %q (want %s)", fc.AuthMethod, orList(authMethods))
+		}
+		c.PublicKeys = l.publicKeys(fc.PublicKeys, path+".public_keys", allAlgs)
+		switch {
+		case fc.AuthMethod == AuthPrivateKeyJWT && len(fc.PublicKeys) == 0:
+			l.errorf(path+".public_keys", "auth_method private_key_jwt needs at least one public key ({alg, pem | pem_file})")
+		case fc.AuthMethod != AuthPrivateKeyJWT && len(fc.PublicKeys) > 0:
+			l.errorf(path+".public_keys", "public_keys are used only with auth_method private_key_jwt; remove them or change auth_method")
+		}
+
+		if len(fc.GrantTypes) == 0 {
+			l.errorf(path+".grant_types", "at least one grant type is required (%s)", orList(grantTypes))
+		}
+		l.listOf(fc.GrantTypes, path+".grant_types", "grant type", grantTypes)
+		if i := slices.Index(fc.GrantTypes, GrantClientCredentials); i >= 0 && fc.AuthMethod == AuthNone {
+			l.errorf(fmt.Sprintf("%s.grant_types[%d]", path, i), "a public client (auth_method none) cannot use client_credentials")
+		}
+		l.scopes(fc.Scopes, path+".scopes")
+		l.listOf(fc.Audience, path+".audience", "audience", nil)
+		l.nonNegative(path+".access_token_ttl", fc.AccessTokenTTL)
+		l.nonNegative(path+".refresh_token_ttl", fc.RefreshTokenTTL)
+		out = append(out, c)
+	}
+	return out
+}
+
+// secret returns the hash to keep for a secret given as plain text (field)
+// or as a hash (field+"_hash"): exactly one of them is required. A plain
+// secret is hashed here and never kept; it and a slow hash are warned about.
+func (l *loader) secret(plain, hash, path, field, who string) string {
+	hashField := field + "_hash"
+	switch {
+	case plain != "" && hash != "":
+		l.errorf(path+"."+field, "give either %s or %s, not both", hashField, field)
+	case hash != "":
+		if err := secrethash.Check(hash); err != nil {
+			l.errorf(path+"."+hashField, "not a valid hash: %s", strings.TrimPrefix(err.Error(), "secrethash: "))
+			return ""
+		}
+		if secrethash.IsSlow(hash) {
+			l.warnf(path+"."+hashField, "argon2id hash: every request with this %s costs a slow hash; for a generated secret store its sha256: hash (latchkey secret hash --generate)", field)
+		}
+		return hash
+	case plain != "":
+		h, err := secrethash.Hash(plain)
+		if err != nil {
+			l.errorf(path+"."+field, "cannot hash the %s: %v", field, err)
+			return ""
+		}
+		l.warnf(path+"."+field, "plain %s in the config file; store %s (latchkey secret hash) instead", field, hashField)
+		return h
+	default:
+		l.errorf(path, "%s needs %s (from latchkey secret hash) or %s", who, hashField, field)
+	}
+	return ""
+}
+
+func (l *loader) environments(in []fileEnvironment) []*Environment {
+	guids := map[string]string{}
+	out := make([]*Environment, 0, len(in))
+	for i, e := range in {
+		path := fmt.Sprintf("environments[%d]", i)
+		if l.checkName(e.GUID, path+".guid", "environment guid") {
+			l.unique(guids, e.GUID, path+".guid", "environment guid")
+		}
+		realmOK := l.realmRef(e.Realm, path+".realm")
+		l.clientRef(e.Client, e.Realm, realmOK, path+".client")
+		keys := l.publicKeys(e.PublicKeys, path+".public_keys", allAlgs)
+		if len(e.PublicKeys) == 0 {
+			l.errorf(path+".public_keys", "at least one public key is required (the environment's APT signing key, usually RS256)")
+		}
+		l.positive(path+".max_apt_ttl", e.MaxAPTTTL)
+		l.positive(path+".user_token_ttl", e.UserTokenTTL)
+		out = append(out, &Environment{
+			GUID:         e.GUID,
+			Realm:        e.Realm,
+			PublicKeys:   keys,
+			MaxAPTTTL:    e.MaxAPTTTL,
+			UserTokenTTL: e.UserTokenTTL,
+			Client:       e.Client,
+		})
+	}
+	return out
+}
+
+// LoginIDScopes are the scopes an API credential may be given (SPEC §5).
+var LoginIDScopes = []string{
+	"users.create", "users.retrieve", "users.delete", "users.activate", "users.deactivate",
+	"auth.register", "auth.login", "codes.generate", "codes.authorize", "codes.invalidate",
+	"credentials.list", "credentials.rename", "credentials.revoke", "credentials.add",
+	"credentials.force", "tx.create",
+}
+
+func (l *loader) apiCredentials(in []fileAPICredential) []*APICredential {
+	ids := map[string]string{}
+	out := make([]*APICredential, 0, len(in))
+	for i, c := range in {
+		path := fmt.Sprintf("api_credentials[%d]", i)
+		if l.checkName(c.ID, path+".id", "api credential id") {
+			l.unique(ids, c.ID, path+".id", "api credential id")
+		}
+		realmOK := l.realmRef(c.Realm, path+".realm")
+		l.clientRef(c.Client, c.Realm, realmOK, path+".client")
+		keys := l.publicKeys(c.PublicKeys, path+".public_keys", []string{AlgES256})
+		if len(c.PublicKeys) == 0 {
+			l.errorf(path+".public_keys", "at least one ES256 public key is required")
+		}
+		l.listOf(c.Scopes, path+".scopes", "LoginID scope", LoginIDScopes)
+		out = append(out, &APICredential{ID: c.ID, Realm: c.Realm, PublicKeys: keys, Client: c.Client, Scopes: c.Scopes})
+	}
+	return out
+}
+
+var permissions = []string{"read", "write"}
+
+func (l *loader) apiKeys(in []fileAPIKey) []*APIKey {
+	ids := map[string]string{}
+	hashes := map[string]string{}
+	out := make([]*APIKey, 0, len(in))
+	for i, k := range in {
+		path := fmt.Sprintf("api_keys[%d]", i)
+		if l.checkName(k.ID, path+".id", "api key id") {
+			l.unique(ids, k.ID, path+".id", "api key id")
+		}
+		l.realmRef(k.Realm, path+".realm")
+		hash := l.secret(k.Key, k.KeyHash, path, "key", "an API key")
+		if hash != "" && !secrethash.IsSlow(hash) {
+			if first, dup := hashes[hash]; dup {
+				l.errorf(path, "the same key as %s; each API key must be different", first)
+			}
+			hashes[hash] = path
+		}
+		if len(k.Permissions) == 0 {
+			l.errorf(path+".permissions", "at least one permission is required (read, write)")
+		}
+		l.listOf(k.Permissions, path+".permissions", "permission", permissions)
+		out = append(out, &APIKey{ID: k.ID, Realm: k.Realm, KeyHash: hash, Permissions: k.Permissions})
+	}
+	return out
+}
+
+func (l *loader) compat(c fileCompat) Compat {
+	out := Compat{
+		WorkAPI:    Surface(c.WorkAPI),
+		LoginID:    Surface(c.LoginID),
+		AuthRocket: Surface(c.AuthRocket),
+		Legacy:     LegacySurface{Surface: Surface{Enabled: c.Legacy.Enabled, Prefix: c.Legacy.Prefix}, Clients: c.Legacy.Clients},
+	}
+	for _, s := range surfacesOf(out) {
+		l.checkPrefix(s.prefix, "compat."+s.name+".prefix")
+	}
+	l.checkRoutes(out)
+
+	seen := map[string]string{}
+	for i, id := range c.Legacy.Clients {
+		path := fmt.Sprintf("compat.legacy.clients[%d]", i)
+		if !l.unique(seen, id, path, "legacy client") {
+			continue
+		}
+		cl := l.clients[id]
+		switch {
+		case cl == nil:
+			l.errorf(path, "unknown client %q (declared clients: %s)", id, listOr(l.clientIDs, "none"))
+		case cl.AuthMethod != AuthNone:
+			l.errorf(path, "client %q has auth_method %s; a legacy client must be public (auth_method: none) with the password and refresh_token grants", id, cl.AuthMethod)
+		case !cl.HasGrant(GrantPassword) || !cl.HasGrant(GrantRefreshToken):
+			l.errorf(path, "client %q lacks the password or refresh_token grant; a legacy client needs both", id)
+		}
+	}
+	return out
+}
+
+// realmRef checks that id names a declared realm.
+func (l *loader) realmRef(id, path string) bool {
+	switch {
+	case id == "":
+		l.errorf(path, "required (declared realms: %s)", listOr(l.realmIDs, "none"))
+	case !slices.Contains(l.realmIDs, id):
+		l.errorf(path, "unknown realm %q (declared realms: %s)", id, listOr(l.realmIDs, "none"))
+	default:
+		return true
+	}
+	return false
+}
+
+// clientRef checks that id names a client of realm (when realm itself is
+// valid: realmOK).
+func (l *loader) clientRef(id, realm string, realmOK bool, path string) {
+	ofRealm := func() string {
+		var ids []string
+		for _, cid := range l.clientIDs {
+			if l.clients[cid].Realm == realm {
+				ids = append(ids, cid)
+			}
+		}
+		return fmt.Sprintf("clients of realm %s: %s", realm, listOr(ids, "none"))
+	}
+	c := l.clients[id]
+	switch {
+	case id == "" && realmOK:
+		l.errorf(path, "required (%s)", ofRealm())
+	case id == "":
+		l.errorf(path, "required: the id of a client of this realm")
+	case c == nil && realmOK:
+		l.errorf(path, "unknown client %q (%s)", id, ofRealm())
+	case c == nil:
+		l.errorf(path, "unknown client %q", id)
+	case realmOK && c.Realm != realm:
+		l.errorf(path, "client %q belongs to realm %s, not %s; references stay within one realm (%s)", id, c.Realm, realm, ofRealm())
+	}
+}
+
+// unique records value at path in seen and reports whether it was new; a
+// repeat is an error naming the first line.
+func (l *loader) unique(seen map[string]string, value, path, what string) bool {
+	if first, dup := seen[value]; dup {
+		l.errorf(path, "duplicate %s %q (first at line %d)", what, value, l.line(first))
+		return false
+	}
+	seen[value] = path
+	return true
+}
+
+// checkName checks that an id is given and has no spaces or control
+// characters.
+func (l *loader) checkName(id, path, what string) bool {
+	if id == "" {
+		l.errorf(path, "required: a %s", what)
+		return false
+	}
+	if strings.IndexFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		l.errorf(path, "a %s may not contain spaces or control characters, got %q", what, id)
+		return false
+	}
+	return true
+}
+
+// listOf checks a list of strings: none empty, none twice, and each in
+// allowed when allowed is not nil.
+func (l *loader) listOf(items []string, path, what string, allowed []string) {
+	seen := map[string]string{}
+	for i, it := range items {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case it == "":
+			l.errorf(p, "empty %s", what)
+		case allowed != nil && !slices.Contains(allowed, it):
+			l.errorf(p, "unknown %s %q (want %s)", what, it, orList(allowed))
+		default:
+			l.unique(seen, it, p, what)
+		}
+	}
+}
+
+// scopes checks OAuth scope tokens (RFC 6749 §3.3: printable ASCII without
+// space, '"' or '\').
+func (l *loader) scopes(items []string, path string) {
+	l.listOf(items, path, "scope", nil)
+	for i, s := range items {
+		if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r > '~' || r == '"' || r == '\\' }) >= 0 {
+			l.errorf(fmt.Sprintf("%s[%d]", path, i), "%q is not a valid scope (printable ASCII without spaces, quotes or backslashes)", s)
+		}
+	}
+}
+
+func (l *loader) positive(path string, d time.Duration) {
+	if d <= 0 {
+		l.errorf(path, "must be more than 0, got %s", d)
+	}
+}
+
+func (l *loader) nonNegative(path string, d time.Duration) {
+	if d < 0 {
+		l.errorf(path, "must not be negative, got %s", d)
+	}
+}
+
+// orList renders ["a", "b", "c"] as "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// listOr joins items with ", ", or returns none for an empty list.
+func listOr(items []string, none string) string {
+	if len(items) == 0 {
+		return none
+	}
+	return strings.Join(items, ", ")
+}

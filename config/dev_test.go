@@ -1,0 +1,171 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/secrethash"
+)
+
+func TestLoadDev(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	noEnv := env(nil)
+
+	snap, created, err := LoadDev(dataDir, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created {
+		t.Fatal("first LoadDev: created = false")
+	}
+	if want := "development defaults (" + filepath.Join(dataDir, DevConfigFile) + ")"; snap.Source != want {
+		t.Fatalf("Source = %q, want %q", snap.Source, want)
+	}
+	if len(snap.Warnings) != 0 {
+		t.Fatalf("generated config has warnings: %q", snap.Warnings)
+	}
+
+	info, err := os.Stat(dataDir)
+	if err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("data dir: %v, mode %v; want 0700", err, info.Mode().Perm())
+	}
+	for _, name := range []string{DevConfigFile, DevCredentialsFile, "signing-key.pem", "environment-key.pem", "credential-key.pem"} {
+		info, err := os.Stat(filepath.Join(dataDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", name, info.Mode().Perm())
+		}
+	}
+	entries, _ := os.ReadDir(dataDir)
+	if len(entries) != 5 {
+		t.Errorf("data dir holds %d entries, want 5 (no temporary files left)", len(entries))
+	}
+
+	creds := readCredentials(t, filepath.Join(dataDir, DevCredentialsFile))
+	wantKeys := []string{"DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "DEMO_LEGACY_CLIENT_ID", "DEMO_ENVIRONMENT_GUID", "DEMO_ENVIRONMENT_KEY", "DEMO_CREDENTIAL_ID", "DEMO_CREDENTIAL_KEY", "DEMO_API_KEY"}
+	for _, k := range wantKeys {
+		if creds[k] == "" {
+			t.Errorf("credentials file lacks %s", k)
+		}
+	}
+
+	backend := snap.Client(creds["DEMO_CLIENT_ID"])
+	if backend == nil || backend.AuthMethod != AuthSecretBasic || !backend.HasGrant(GrantJWTBearer) {
+		t.Fatalf("demo-backend client: %+v", backend)
+	}
+	if ok, err := secrethash.Verify(backend.SecretHash, creds["DEMO_CLIENT_SECRET"]); !ok || err != nil {
+		t.Fatalf("DEMO_CLIENT_SECRET does not verify against the config's secret_hash: %v %v", ok, err)
+	}
+	if ok, err := secrethash.Verify(snap.APIKeys[0].KeyHash, creds["DEMO_API_KEY"]); !ok || err != nil {
+		t.Fatalf("DEMO_API_KEY does not verify against the config's key_hash: %v %v", ok, err)
+	}
+	legacy := snap.Client(creds["DEMO_LEGACY_CLIENT_ID"])
+	if legacy == nil || legacy.AuthMethod != AuthNone || !reflect.DeepEqual(snap.Compat.Legacy.Clients, []string{"legacy-app"}) {
+		t.Fatalf("legacy client %+v, compat %+v", legacy, snap.Compat.Legacy)
+	}
+
+	envm := snap.Environment(creds["DEMO_ENVIRONMENT_GUID"])
+	if envm == nil || envm.Client != "demo-backend" || envm.PublicKeys[0].Alg != AlgRS256 {
+		t.Fatalf("environment %+v", envm)
+	}
+	checkKeyPair(t, creds["DEMO_ENVIRONMENT_KEY"], envm.PublicKeys[0].Key)
+	cred := snap.APICredential(creds["DEMO_CREDENTIAL_ID"])
+	if cred == nil || cred.Client != "demo-backend" || !reflect.DeepEqual(cred.Scopes, LoginIDScopes) {
+		t.Fatalf("api credential %+v", cred)
+	}
+	checkKeyPair(t, creds["DEMO_CREDENTIAL_KEY"], cred.PublicKeys[0].Key)
+
+	yml, _ := os.ReadFile(filepath.Join(dataDir, DevConfigFile))
+	for _, k := range []string{"DEMO_CLIENT_SECRET", "DEMO_API_KEY"} {
+		if bytes.Contains(yml, []byte(creds[k])) {
+			t.Errorf("%s appears in %s", k, DevConfigFile)
+		}
+	}
+	for _, section := range []string{"issuer:", "listen:", "database:", "signing_keys:", "passwords:", "tokens:", "access_token_format: jwt", "driver: sqlite", "realms:", "clients:", "environments:", "api_credentials:", "api_keys:", "compat:"} {
+		if !bytes.Contains(yml, []byte(section)) {
+			t.Errorf("%s does not write %q", DevConfigFile, section)
+		}
+	}
+	if want := filepath.Join(dataDir, "latchkey.db"); snap.Database.DSN != want {
+		t.Errorf("dsn %q, want %q", snap.Database.DSN, want)
+	}
+
+	again, created, err := LoadDev(dataDir, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created {
+		t.Fatal("second LoadDev: created = true")
+	}
+	if again.ActiveSigningKey().KID != snap.ActiveSigningKey().KID || again.Client("demo-backend").SecretHash != backend.SecretHash {
+		t.Fatal("second LoadDev loaded a different config")
+	}
+	if kid, _ := Thumbprint(again.ActiveSigningKey().Key); kid != again.ActiveSigningKey().KID {
+		t.Fatalf("signing kid %q is not the key's thumbprint %q", again.ActiveSigningKey().KID, kid)
+	}
+}
+
+func TestLoadDevKeepsAnEditedFile(t *testing.T) {
+	dataDir := t.TempDir()
+	if _, _, err := LoadDev(dataDir, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dataDir, DevConfigFile)
+	yml, _ := os.ReadFile(path)
+	edited := strings.Replace(string(yml), "access_token_ttl: 15m", "access_token_ttl: 5m", 1)
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	snap, created, err := LoadDev(dataDir, env(map[string]string{EnvListen: ":9999"}))
+	if err != nil || created {
+		t.Fatalf("LoadDev = %v, created %v", err, created)
+	}
+	if snap.Tokens.AccessTokenTTL.String() != "5m0s" || snap.Listen != ":9999" {
+		t.Fatalf("ttl %s, listen %q: edit or override lost", snap.Tokens.AccessTokenTTL, snap.Listen)
+	}
+}
+
+// readCredentials parses the NAME=VALUE lines of a dev-credentials file.
+func readCredentials(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for first := true; sc.Scan(); first = false {
+		line := sc.Text()
+		if first && !strings.HasPrefix(line, "# Latchkey development credentials, generated ") {
+			t.Fatalf("first line %q", line)
+		}
+		if name, value, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			out[name] = value
+		}
+	}
+	return out
+}
+
+// checkKeyPair checks that the private key file holds the private half of pub.
+func checkKeyPair(t *testing.T, file string, pub any) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := ParsePrivateKeyPEM(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(priv.Public(), pub) {
+		t.Fatalf("%s is not the private key of the configured public key", file)
+	}
+}

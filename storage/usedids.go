@@ -1,0 +1,65 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Kinds of single-use ids, for UseOnce.
+const (
+	KindClientAssertion = "client_assertion" // jti of a private_key_jwt client assertion
+	KindAPT             = "apt"              // jti of an APT
+	KindServiceToken    = "service_token"    // nonce of a service token
+)
+
+// Column widths of used_ids, in characters.
+const (
+	maxKindLen   = 32
+	maxIssuerLen = 255
+	maxIDLen     = 255
+)
+
+// usedID is a row of used_ids: one single-use id seen, kept until it could
+// no longer be presented (its token's expiry).
+type usedID struct {
+	Seq       int64     `gorm:"column:seq;primaryKey"`
+	Kind      string    `gorm:"column:kind"`
+	Issuer    string    `gorm:"column:issuer"`
+	ID        string    `gorm:"column:id"`
+	ExpiresAt time.Time `gorm:"column:expires_at"`
+}
+
+func (usedID) TableName() string { return "used_ids" }
+
+// UseOnce records that id (a jti or nonce) of kind, issued by issuer, has been
+// used, and fails with ErrAlreadyUsed if it was recorded before: one INSERT
+// against the unique key (kind, issuer, id), so of any number of concurrent
+// uses exactly one succeeds. Ids are compared byte for byte. expiresAt is when
+// the id's token expires; the row is purged after it. Arguments longer than
+// the columns (id and issuer 255 characters, kind 32), an empty kind or id,
+// and a zero expiresAt are refused with ErrInvalidInput before any query.
+func (s *Store) UseOnce(ctx context.Context, kind, issuer, id string, expiresAt time.Time) error {
+	const op = "use once"
+	switch {
+	case kind == "" || utf8.RuneCountInString(kind) > maxKindLen:
+		return fmt.Errorf("%w: %s: kind must be 1 to %d characters", ErrInvalidInput, op, maxKindLen)
+	case utf8.RuneCountInString(issuer) > maxIssuerLen:
+		return fmt.Errorf("%w: %s: issuer longer than %d characters", ErrInvalidInput, op, maxIssuerLen)
+	case id == "" || utf8.RuneCountInString(id) > maxIDLen:
+		return fmt.Errorf("%w: %s: id must be 1 to %d characters", ErrInvalidInput, op, maxIDLen)
+	case !utf8.ValidString(kind) || !utf8.ValidString(issuer) || !utf8.ValidString(id):
+		return fmt.Errorf("%w: %s: not valid UTF-8", ErrInvalidInput, op)
+	case expiresAt.IsZero():
+		return fmt.Errorf("%w: %s: no expiry", ErrInvalidInput, op)
+	}
+	err := s.db(ctx).Exec("INSERT INTO used_ids (kind, issuer, id, expires_at) VALUES (?, ?, ?, ?)",
+		kind, issuer, id, clampTime(expiresAt)).Error
+	err = mapErr(op, err)
+	if errors.Is(err, ErrAlreadyExists) {
+		return fmt.Errorf("%w (%s from %q)", ErrAlreadyUsed, kind, issuer)
+	}
+	return err
+}

@@ -1,0 +1,352 @@
+package inbound
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/storage"
+)
+
+// Limits on what is parsed before a signature is checked.
+const (
+	DefaultMaxSize = 8 << 10 // bytes of a compact token
+	MaxKIDLength   = 128
+)
+
+// ErrInvalid is wrapped by every verification failure; the message after it
+// says which rule failed and is safe to show to the caller.
+var ErrInvalid = errors.New("inbound: invalid token")
+
+// ErrReplayed is wrapped when a token's jti was already used.
+var ErrReplayed = errors.New("inbound: token already used")
+
+// OnceRecorder records single-use ids; it returns an error wrapping
+// storage.ErrAlreadyUsed (tested with IsUsed) on a duplicate.
+type OnceRecorder interface {
+	UseOnce(ctx context.Context, kind, issuer, id string, expiresAt time.Time) error
+}
+
+// Rules are what one surface requires of its tokens.
+type Rules struct {
+	// Kind names the single-use namespace ("client_assertion", "apt", …).
+	Kind string
+	// Audiences lists the accepted aud values; when RequireAudience is
+	// false an absent aud is accepted, but a present one must still match.
+	Audiences       []string
+	RequireAudience bool
+	// RequireJTI refuses tokens without a jti; a present jti is always single-use.
+	RequireJTI bool
+	// RequireIssuedAt refuses tokens without iat.
+	RequireIssuedAt bool
+	// MaxLifetime caps exp - iat (and exp - now when iat is absent).
+	MaxLifetime time.Duration
+	// Leeway is the clock skew allowed on exp, nbf and iat.
+	Leeway time.Duration
+	// MaxSize caps the compact token's length; 0 means DefaultMaxSize.
+	MaxSize int
+}
+
+// Token is a parsed, not yet verified, compact JWS.
+type Token struct {
+	raw     string
+	Header  Header
+	Claims  Claims
+	payload []byte
+}
+
+// Header is the protected header fields Latchkey reads.
+type Header struct {
+	Alg string `json:"alg"`
+	KID string `json:"kid"`
+	Typ string `json:"typ"`
+}
+
+// Claims are the registered claims plus the raw payload for surface-specific ones.
+type Claims struct {
+	Issuer    string
+	Subject   string
+	Audience  []string
+	ExpiresAt *time.Time
+	NotBefore *time.Time
+	IssuedAt  *time.Time
+	JTI       string
+	// Raw holds every claim as its JSON text, for the surfaces' own names.
+	Raw map[string]json.RawMessage
+}
+
+// String returns the claim's string value, or "" when absent or not a string.
+func (c *Claims) String(name string) string {
+	var s string
+	if raw, ok := c.Raw[name]; ok {
+		_ = json.Unmarshal(raw, &s)
+	}
+	return s
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// forbiddenHeaders are header parameters that would let the token choose its
+// own key or demand extensions we do not implement.
+var forbiddenHeaders = []string{"jku", "x5u", "jwk", "x5c", "crit"}
+
+// Parse splits and decodes a compact JWS without checking its signature, so
+// the caller can find the issuer whose keys verify it. It enforces the size
+// cap, the header rules and duplicate-free JSON.
+func Parse(token string, maxSize int) (*Token, error) {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxSize
+	}
+	if len(token) > maxSize {
+		return nil, invalid("token is %d bytes, over the %d-byte limit", len(token), maxSize)
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, invalid("not a compact JWS (want three dot-separated parts)")
+	}
+	hdrJSON, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return nil, invalid("header is not base64url")
+	}
+	hdrFields, err := decodeObject(hdrJSON)
+	if err != nil {
+		return nil, invalid("header: %v", err)
+	}
+	for _, name := range forbiddenHeaders {
+		if _, ok := hdrFields[name]; ok {
+			return nil, invalid("header parameter %q is not accepted", name)
+		}
+	}
+	t := &Token{raw: token}
+	if err := json.Unmarshal(hdrJSON, &t.Header); err != nil {
+		return nil, invalid("header: %v", err)
+	}
+	if len(t.Header.KID) > MaxKIDLength {
+		return nil, invalid("kid longer than %d characters", MaxKIDLength)
+	}
+	if _, err := algorithm(t.Header.Alg); err != nil {
+		return nil, err
+	}
+	t.payload, err = base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, invalid("payload is not base64url")
+	}
+	if t.Claims, err = parseClaims(t.payload); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// algorithm maps a header alg to the one asymmetric algorithm it may be;
+// none and every HMAC algorithm are refused whatever their spelling.
+func algorithm(alg string) (jose.SignatureAlgorithm, error) {
+	switch alg {
+	case config.AlgES256:
+		return jose.ES256, nil
+	case config.AlgRS256:
+		return jose.RS256, nil
+	case config.AlgEdDSA:
+		return jose.EdDSA, nil
+	}
+	return "", invalid("algorithm %q is not accepted (allowed: ES256, RS256, EdDSA per configured key)", alg)
+}
+
+// decodeObject decodes a JSON object and refuses duplicate member names, which
+// different parsers resolve differently.
+func decodeObject(data []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	out := make(map[string]json.RawMessage)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, errors.New("malformed JSON")
+		}
+		name, _ := tok.(string)
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("duplicate member %q", name)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, errors.New("malformed JSON")
+		}
+		out[name] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, errors.New("malformed JSON")
+	}
+	if dec.More() || dec.InputOffset() != int64(len(bytes.TrimRight(data, " \t\r\n"))) {
+		return nil, errors.New("trailing data after JSON object")
+	}
+	return out, nil
+}
+
+func parseClaims(payload []byte) (Claims, error) {
+	raw, err := decodeObject(payload)
+	if err != nil {
+		return Claims{}, invalid("claims: %v", err)
+	}
+	c := Claims{Raw: raw}
+	for name, dst := range map[string]*string{"iss": &c.Issuer, "sub": &c.Subject, "jti": &c.JTI} {
+		if v, ok := raw[name]; ok {
+			if err := json.Unmarshal(v, dst); err != nil {
+				return Claims{}, invalid("claim %q must be a string", name)
+			}
+		}
+	}
+	if v, ok := raw["aud"]; ok {
+		var one string
+		if err := json.Unmarshal(v, &one); err == nil {
+			c.Audience = []string{one}
+		} else if err := json.Unmarshal(v, &c.Audience); err != nil {
+			return Claims{}, invalid(`claim "aud" must be a string or an array of strings`)
+		}
+	}
+	for name, dst := range map[string]**time.Time{"exp": &c.ExpiresAt, "nbf": &c.NotBefore, "iat": &c.IssuedAt} {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.UseNumber()
+		if err := dec.Decode(&n); err != nil {
+			return Claims{}, invalid("claim %q must be a number of seconds", name)
+		}
+		f, err := n.Float64()
+		if err != nil || f < 0 || f > 1e11 {
+			return Claims{}, invalid("claim %q is out of range", name)
+		}
+		t := time.Unix(int64(f), 0).UTC()
+		*dst = &t
+	}
+	return c, nil
+}
+
+// Verify checks the token's signature against keys (a kid in the header must
+// name one of them; without kid each key of the header's algorithm is tried),
+// then the time and audience rules, and last records the jti as used under
+// (rules.Kind, issuer). A failure wraps ErrInvalid or ErrReplayed.
+func (t *Token) Verify(ctx context.Context, keys []config.PublicKey, issuer string, rules Rules, now time.Time, once OnceRecorder) error {
+	if err := t.verifySignature(keys); err != nil {
+		return err
+	}
+	exp, err := t.checkTimes(rules, now)
+	if err != nil {
+		return err
+	}
+	if err := t.checkAudience(rules); err != nil {
+		return err
+	}
+	if t.Claims.JTI == "" {
+		if rules.RequireJTI {
+			return invalid(`claim "jti" is required`)
+		}
+		return nil
+	}
+	if len(t.Claims.JTI) > 255 {
+		return invalid(`claim "jti" is longer than 255 characters`)
+	}
+	if err := once.UseOnce(ctx, rules.Kind, issuer, t.Claims.JTI, exp.Add(rules.Leeway)); err != nil {
+		if IsUsed(err) {
+			return fmt.Errorf("%w: jti %q was already used", ErrReplayed, t.Claims.JTI)
+		}
+		return fmt.Errorf("inbound: record jti: %w", err)
+	}
+	return nil
+}
+
+func (t *Token) verifySignature(keys []config.PublicKey) error {
+	alg, err := algorithm(t.Header.Alg)
+	if err != nil {
+		return err
+	}
+	jws, err := jose.ParseSigned(t.raw, []jose.SignatureAlgorithm{alg})
+	if err != nil {
+		return invalid("malformed JWS: %v", err)
+	}
+	tried := 0
+	for _, k := range keys {
+		if t.Header.KID != "" && k.KID != t.Header.KID {
+			continue
+		}
+		if k.Alg != t.Header.Alg {
+			if t.Header.KID != "" {
+				return invalid("key %q is for %s, token says %s", k.KID, k.Alg, t.Header.Alg)
+			}
+			continue
+		}
+		tried++
+		payload, err := jws.Verify(k.Key)
+		if err == nil && bytes.Equal(payload, t.payload) {
+			return nil
+		}
+	}
+	switch {
+	case t.Header.KID != "" && tried == 0:
+		return invalid("no key with kid %q", t.Header.KID)
+	case tried == 0:
+		return invalid("no configured key for algorithm %s", t.Header.Alg)
+	}
+	return invalid("signature does not verify")
+}
+
+func (t *Token) checkTimes(rules Rules, now time.Time) (time.Time, error) {
+	c := t.Claims
+	if c.ExpiresAt == nil {
+		return time.Time{}, invalid(`claim "exp" is required`)
+	}
+	exp := *c.ExpiresAt
+	if !now.Before(exp.Add(rules.Leeway)) {
+		return time.Time{}, invalid("token expired at %s", exp.Format(time.RFC3339))
+	}
+	if c.NotBefore != nil && now.Add(rules.Leeway).Before(*c.NotBefore) {
+		return time.Time{}, invalid("token is not valid before %s", c.NotBefore.Format(time.RFC3339))
+	}
+	start := now
+	if c.IssuedAt != nil {
+		if now.Add(rules.Leeway).Before(*c.IssuedAt) {
+			return time.Time{}, invalid("claim \"iat\" is in the future (%s)", c.IssuedAt.Format(time.RFC3339))
+		}
+		start = *c.IssuedAt
+	} else if rules.RequireIssuedAt {
+		return time.Time{}, invalid(`claim "iat" is required`)
+	}
+	if rules.MaxLifetime > 0 && exp.Sub(start) > rules.MaxLifetime {
+		return time.Time{}, invalid("lifetime %s is over the %s maximum", exp.Sub(start), rules.MaxLifetime)
+	}
+	return exp, nil
+}
+
+func (t *Token) checkAudience(rules Rules) error {
+	if len(t.Claims.Audience) == 0 {
+		if rules.RequireAudience {
+			return invalid(`claim "aud" is required (one of %s)`, strings.Join(rules.Audiences, ", "))
+		}
+		return nil
+	}
+	for _, a := range t.Claims.Audience {
+		for _, want := range rules.Audiences {
+			if a == want {
+				return nil
+			}
+		}
+	}
+	return invalid(`claim "aud" must contain one of %s`, strings.Join(rules.Audiences, ", "))
+}
+
+// IsUsed reports whether err says a single-use id was already recorded.
+func IsUsed(err error) bool { return errors.Is(err, storage.ErrAlreadyUsed) }

@@ -1,0 +1,471 @@
+// Command bench is Latchkey's load harness. It starts nothing itself: point it
+// at a running server (loopback only, unless -allow-remote), name the
+// scenarios, and it runs each for -warmup (not counted) plus -duration at
+// -concurrency workers over keep-alive connections, then prints one JSON line
+// per scenario on stdout:
+//
+//	{"scenario":"jwks","db":"sqlite","concurrency":16,"seconds":10,"rps":…,"p50_ms":…,"p90_ms":…,"p99_ms":…,"errors":{},"rss_mib":…}
+//
+// rps and the latency percentiles cover the good answers (2xx that pass the
+// scenario's check) completed inside the measured window; errors counts the
+// rest by HTTP status, "transport" for transport errors, or a scenario's own
+// key (introspect: "inactive"). Requests still in flight at the deadline are
+// let finish (up to 2 s) but not counted. rss_mib is the VmRSS of -server-pid after the scenario (0 without
+// it). Diagnostics go to stderr. Exit status: 0 ok, 1 a scenario could not be
+// set up or run, 2 bad flags.
+//
+// bench/run.sh builds the server, starts it on a fresh database and runs the
+// standard scenarios against it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// options are the parsed and validated command-line flags.
+type options struct {
+	baseURL      string
+	scenarios    []scenario
+	all          bool // -scenario all: skip scenarios that do not fit the server
+	concurrency  int
+	duration     time.Duration
+	warmup       time.Duration
+	db           string
+	clientID     string
+	clientSecret string
+	serverPID    int
+	allowRemote  bool
+}
+
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: bench [flags]\n\nRuns load scenarios against a running Latchkey server and prints one JSON line per scenario.\nScenarios: %s (or all)\n\nFlags:\n", strings.Join(scenarioNames(), ", "))
+		fs.PrintDefaults()
+	}
+	var (
+		o        options
+		rawURL   string
+		scenList string
+	)
+	fs.StringVar(&rawURL, "url", "http://127.0.0.1:8080", "base `URL` of the server under test")
+	fs.StringVar(&scenList, "scenario", "all", "comma-separated scenario `names`, or all")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "number of concurrent workers (one request in flight each)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up time per scenario before measuring (not counted)")
+	fs.StringVar(&o.db, "db", "sqlite", "database `label` copied into the output")
+	// The secret's default comes from the environment after parsing, so that
+	// -h never prints it.
+	fs.StringVar(&o.clientID, "client-id", "", "OAuth client `id` (default $DEMO_CLIENT_ID)")
+	fs.StringVar(&o.clientSecret, "client-secret", "", "OAuth client `secret` (default $DEMO_CLIENT_SECRET; prefer the variable: flags show in ps)")
+	fs.IntVar(&o.serverPID, "server-pid", 0, "`pid` of the server process, to report its VmRSS (0: report 0)")
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a -url host that is not loopback (load on other hosts is forbidden here)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.clientID == "" {
+		o.clientID = getenv("DEMO_CLIENT_ID")
+	}
+	if o.clientSecret == "" {
+		o.clientSecret = getenv("DEMO_CLIENT_SECRET")
+	}
+
+	base, err := checkURL(rawURL, o.allowRemote)
+	if err != nil {
+		return nil, err
+	}
+	o.baseURL = base
+
+	o.scenarios, o.all, err = parseScenarios(scenList)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.concurrency < 1:
+		return nil, fmt.Errorf("-concurrency must be at least 1, got %d", o.concurrency)
+	case o.duration <= 0:
+		return nil, fmt.Errorf("-duration must be positive, got %v", o.duration)
+	case o.warmup < 0:
+		return nil, fmt.Errorf("-warmup must not be negative, got %v", o.warmup)
+	case o.serverPID < 0:
+		return nil, fmt.Errorf("-server-pid must not be negative, got %d", o.serverPID)
+	case o.db == "":
+		return nil, errors.New("-db must not be empty")
+	}
+	for _, s := range o.scenarios {
+		if s.needsClient && (o.clientID == "" || o.clientSecret == "") {
+			return nil, fmt.Errorf("scenario %s needs client credentials: set -client-id/-client-secret or DEMO_CLIENT_ID/DEMO_CLIENT_SECRET", s.name)
+		}
+	}
+	return &o, nil
+}
+
+// parseScenarios resolves a comma-separated list of scenario names; "all"
+// anywhere in it selects every scenario.
+func parseScenarios(list string) ([]scenario, bool, error) {
+	var out []scenario
+	seen := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		if name == "all" {
+			return slices.Clone(scenarios), true, nil
+		}
+		s, ok := findScenario(name)
+		if !ok {
+			return nil, false, fmt.Errorf("unknown scenario %q (known: %s, all)", name, strings.Join(scenarioNames(), ", "))
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, false, errors.New("-scenario names no scenario")
+	}
+	return out, false, nil
+}
+
+// checkURL validates the server URL and returns it without a trailing slash.
+// Unless allowRemote, its host must be loopback: "localhost" or a literal
+// address in 127.0.0.0/8 or ::1 (no other names are resolved).
+func checkURL(raw string, allowRemote bool) (string, error) {
+	u, err := parseHTTPURL(raw)
+	if err != nil {
+		return "", err
+	}
+	if !allowRemote && !isLoopbackHost(u.Hostname()) {
+		return "", fmt.Errorf("-url host %q is not loopback; load on other hosts is forbidden here (use -allow-remote only where it is allowed)", u.Hostname())
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func parseHTTPURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("-url: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("-url %q: want http or https://HOST[:PORT]", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("-url %q: no user info, query or fragment", raw)
+	}
+	return u, nil
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// percentile returns the p-th percentile (0 < p ≤ 100) of sorted by the
+// nearest-rank method, or 0 for an empty slice.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(n)))
+	rank = min(max(rank, 1), n)
+	return sorted[rank-1]
+}
+
+// result is one output line. Field order is the output's key order.
+type result struct {
+	Scenario    string         `json:"scenario"`
+	DB          string         `json:"db"`
+	Concurrency int            `json:"concurrency"`
+	Seconds     float64        `json:"seconds"`
+	RPS         float64        `json:"rps"`
+	P50         float64        `json:"p50_ms"`
+	P90         float64        `json:"p90_ms"`
+	P99         float64        `json:"p99_ms"`
+	Errors      map[string]int `json:"errors"`
+	RSSMiB      float64        `json:"rss_mib"`
+}
+
+// line renders r as one JSON line without the trailing newline; errors is
+// always an object ({} when there were none), its keys sorted.
+func (r result) line() string {
+	if r.Errors == nil {
+		r.Errors = map[string]int{}
+	}
+	b, err := json.Marshal(r)
+	if err != nil { // cannot happen: every field is a plain value
+		panic(err)
+	}
+	return string(b)
+}
+
+// summarize builds a result from the merged good latencies and error counts.
+func summarize(name string, o *options, lat []time.Duration, errs map[string]int) result {
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 3) }
+	return result{
+		Scenario:    name,
+		DB:          o.db,
+		Concurrency: o.concurrency,
+		Seconds:     o.duration.Seconds(),
+		RPS:         round(float64(len(lat))/o.duration.Seconds(), 1),
+		P50:         ms(percentile(lat, 50)),
+		P90:         ms(percentile(lat, 90)),
+		P99:         ms(percentile(lat, 99)),
+		Errors:      errs,
+	}
+}
+
+func round(x float64, places int) float64 {
+	p := math.Pow10(places)
+	return math.Round(x*p) / p
+}
+
+// parseVmRSS returns the VmRSS line of a /proc/<pid>/status file in MiB.
+func parseVmRSS(status []byte) (float64, error) {
+	for _, ln := range strings.Split(string(status), "\n") {
+		rest, ok := strings.CutPrefix(ln, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("unexpected VmRSS line %q", ln)
+		}
+		kb, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("unexpected VmRSS line %q", ln)
+		}
+		return round(float64(kb)/1024, 1), nil
+	}
+	return 0, errors.New("no VmRSS line (a zombie or kernel thread?)")
+}
+
+func readRSS(pid int) (float64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	return parseVmRSS(b)
+}
+
+func newClient(concurrency int) *http.Client {
+	tr := &http.Transport{
+		Proxy: nil, // never through a proxy: the target is on this machine
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:        2*concurrency + 8,
+		MaxIdleConnsPerHost: 2*concurrency + 8, // ≥ concurrency: every worker keeps its connection
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 5 * time.Second,
+		DisableCompression:  true,
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	o, err := parseOptions(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
+	if o.serverPID > 0 {
+		if _, err := readRSS(o.serverPID); err != nil {
+			fmt.Fprintf(stderr, "bench: -server-pid %d: %v\n", o.serverPID, err)
+			return 2
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	client := newClient(o.concurrency)
+	defer client.CloseIdleConnections()
+	t := &target{baseURL: o.baseURL, clientID: o.clientID, clientSecret: o.clientSecret, client: client}
+
+	for _, s := range o.scenarios {
+		var f fixture
+		if s.setup != nil {
+			setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := s.setup(setupCtx, t, &f)
+			cancel()
+			if err != nil {
+				if o.all && errors.Is(err, errWrongServer) {
+					fmt.Fprintf(stderr, "bench: skipping %s: %v\n", s.name, err)
+					continue
+				}
+				fmt.Fprintf(stderr, "bench: %s: setup: %v\n", s.name, err)
+				return 1
+			}
+		}
+		lat, errs, err := load(ctx, t, s, &f, o)
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "bench: interrupted")
+			return 1
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %s: %v\n", s.name, err)
+			return 1
+		}
+		r := summarize(s.name, o, lat, errs)
+		if o.serverPID > 0 {
+			rss, err := readRSS(o.serverPID)
+			if err != nil {
+				fmt.Fprintf(stderr, "bench: %s: server pid %d: %v (did the server die?)\n", s.name, o.serverPID, err)
+				return 1
+			}
+			r.RSSMiB = rss
+		}
+		fmt.Fprintln(stdout, r.line())
+	}
+	return 0
+}
+
+// drainGrace is how long requests in flight at the deadline may take to
+// finish before they are cancelled.
+const drainGrace = 2 * time.Second
+
+// workerStats is what one worker measured; only its own goroutine writes it.
+type workerStats struct {
+	lat  []time.Duration
+	errs map[string]int
+	buf  bytes.Buffer // body buffer for checked responses
+}
+
+// load runs one scenario: warm-up, then the measured window, with every
+// worker stopped at the deadline. It returns the good requests' latencies
+// and the error counts, both from the measured window only.
+func load(ctx context.Context, t *target, s scenario, f *fixture, o *options) ([]time.Duration, map[string]int, error) {
+	measureStart := time.Now().Add(o.warmup)
+	end := measureStart.Add(o.duration)
+	// At end no worker starts another request; requests in flight get
+	// drainGrace to finish (uncounted) before they are cut off, so that the
+	// server does not see a burst of aborted requests.
+	runCtx, cancel := context.WithDeadline(ctx, end.Add(drainGrace))
+	defer cancel()
+
+	// Preallocate for up to ~40,000 requests/s in all, so that appends do
+	// not allocate while measuring; beyond that the slices simply grow.
+	perWorker := int(o.duration.Seconds()*40000)/o.concurrency + 1024
+	perWorker = min(perWorker, 1<<22)
+
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		buildErr error
+	)
+	stats := make([]*workerStats, o.concurrency)
+	for i := range stats {
+		w := &workerStats{lat: make([]time.Duration, 0, perWorker), errs: map[string]int{}}
+		stats[i] = w
+		wg.Go(func() {
+			for runCtx.Err() == nil && time.Now().Before(end) {
+				req, err := s.request(runCtx, t, f)
+				if err != nil {
+					errOnce.Do(func() { buildErr = fmt.Errorf("building a request: %w", err) })
+					cancel()
+					return
+				}
+				start := time.Now()
+				key := exchange(t.client, req, s.check, &w.buf)
+				done := time.Now()
+				if done.After(end) || (key == "transport" && runCtx.Err() != nil) {
+					return // finished after the deadline, or cut off: not counted
+				}
+				if start.Before(measureStart) {
+					continue // warm-up
+				}
+				if key != "" {
+					w.errs[key]++
+					continue
+				}
+				w.lat = append(w.lat, done.Sub(start))
+			}
+		})
+	}
+	wg.Wait()
+	if buildErr != nil {
+		return nil, nil, buildErr
+	}
+
+	total := 0
+	for _, w := range stats {
+		total += len(w.lat)
+	}
+	lat := make([]time.Duration, 0, total)
+	errs := map[string]int{}
+	for _, w := range stats {
+		lat = append(lat, w.lat...)
+		for k, n := range w.errs {
+			errs[k] += n
+		}
+	}
+	return lat, errs, nil
+}
+
+// exchange sends req, reads or drains the body and closes it, and returns ""
+// for a good answer or the key to count it under.
+func exchange(c *http.Client, req *http.Request, check func([]byte) string, buf *bytes.Buffer) string {
+	resp, err := c.Do(req)
+	if err != nil {
+		return "transport"
+	}
+	defer resp.Body.Close()
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if ok && check != nil {
+		buf.Reset()
+		if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 1<<20)); err != nil {
+			return "transport"
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return "transport"
+		}
+		return check(buf.Bytes())
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return "transport"
+	}
+	if !ok {
+		return strconv.Itoa(resp.StatusCode)
+	}
+	return ""
+}

@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# bench/run.sh: build Latchkey, run it on a fresh database, load it with the
+# standard scenarios, and print one JSON line per scenario plus a table.
+#
+#   bench/run.sh [sqlite]      embedded SQLite in a temp dir (the default)
+#   bench/run.sh mysql DSN     e.g. 'latchkey:pw@tcp(127.0.0.1:3306)/latchkey_bench?parseTime=true'
+#
+# mysql mode DROPS AND RECREATES the database named in the DSN (with the
+# mariadb or mysql client, as the DSN's user, who needs the rights for it),
+# and refuses a database host that is not on this machine.
+#
+# Phases, each on a fresh database: the development defaults (JWT access
+# tokens) run client_credentials_jwt, introspect and jwks; then the generated
+# config with access_token_format: opaque runs client_credentials_opaque.
+#
+# Environment: BENCH_PORT (default: the first free port of 18080-18099),
+# BENCH_CONCURRENCY (16), BENCH_SECONDS (10), BENCH_WARMUP (1, seconds),
+# BENCH_LOG_LEVEL (the server's --log-level, default warn: no line per
+# request), BENCH_KEEP=1 keeps the temp dir (binaries, data, server logs) after a
+# successful run; after a failure it is always kept.
+#
+# Run it with nothing else heavy on the machine: the server, the harness and
+# the database share its 2 cores, so any other load skews the numbers.
+set -euo pipefail
+
+die() {
+	echo "run.sh: $*" >&2
+	exit 1
+}
+
+usage() {
+	echo "usage: $0 [sqlite | mysql DSN]" >&2
+	exit 2
+}
+
+mode=${1:-sqlite}
+dsn=
+case $mode in
+sqlite) (($# <= 1)) || usage ;;
+mysql)
+	(($# == 2)) || usage
+	dsn=$2
+	;;
+*) usage ;;
+esac
+
+# The server's per-request log lines (level info) cost throughput; the
+# benchmark measures the server, not its logger.
+log_level=${BENCH_LOG_LEVEL:-warn}
+concurrency=${BENCH_CONCURRENCY:-16}
+seconds=${BENCH_SECONDS:-10}
+warmup=${BENCH_WARMUP:-1}
+for v in concurrency seconds warmup; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+command -v go >/dev/null || die "go is not on PATH"
+command -v curl >/dev/null || die "curl is not on PATH"
+
+# --- the port -----------------------------------------------------------
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if [[ -n ${BENCH_PORT:-} ]]; then
+	port=$BENCH_PORT
+	[[ $port =~ ^[0-9]+$ ]] || die "BENCH_PORT must be a number, got '$port'"
+	! port_busy "$port" || die "port $port on 127.0.0.1 is in use"
+else
+	port=
+	for p in $(seq 18080 18099); do
+		if ! port_busy "$p"; then
+			port=$p
+			break
+		fi
+	done
+	[[ -n $port ]] || die "no free port in 18080-18099 (set BENCH_PORT)"
+fi
+base_url=http://127.0.0.1:$port
+
+# --- mysql: parse the DSN -------------------------------------------------
+my_client='' my_user='' my_pass='' my_proto='' my_host='' my_port='' my_socket='' my_db=''
+if [[ $mode == mysql ]]; then
+	# go-sql-driver form: [user[:password]@]proto(address)/dbname[?params]
+	re='^([^:@/]*)(:(.*))?@(tcp|unix)\(([^)]*)\)/([^?/]+)(\?.*)?$'
+	[[ $dsn =~ $re ]] || die "cannot parse the DSN; want user:pass@tcp(host:port)/dbname?parseTime=true"
+	my_user=${BASH_REMATCH[1]}
+	my_pass=${BASH_REMATCH[3]}
+	my_proto=${BASH_REMATCH[4]}
+	addr=${BASH_REMATCH[5]}
+	my_db=${BASH_REMATCH[6]}
+	[[ $my_db =~ ^[A-Za-z0-9_]+$ ]] || die "database name '$my_db': only letters, digits and _ are accepted here"
+	case ${my_db,,} in
+	mysql | sys | information_schema | performance_schema) die "refusing to drop the system database '$my_db'" ;;
+	esac
+	if [[ $my_proto == unix ]]; then
+		my_socket=$addr
+		[[ -n $my_socket ]] || die "the DSN names no unix socket"
+	else
+		addr=${addr:-127.0.0.1:3306}
+		if [[ $addr =~ ^\[(.*)\]:([0-9]+)$ || $addr =~ ^([^:]*):([0-9]+)$ ]]; then
+			my_host=${BASH_REMATCH[1]} my_port=${BASH_REMATCH[2]}
+		else
+			my_host=${addr#[} my_host=${my_host%]} my_port=3306
+		fi
+		case $my_host in
+		localhost | 127.* | ::1) ;;
+		*) die "database host '$my_host' is not on this machine; load on other hosts is forbidden here" ;;
+		esac
+	fi
+	if command -v mariadb >/dev/null; then
+		my_client=mariadb
+	elif command -v mysql >/dev/null; then
+		my_client=mysql
+	else
+		die "mysql mode needs the mariadb or mysql client"
+	fi
+fi
+
+# --- temp dir, cleanup ----------------------------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-bench.XXXXXX")
+server_pid=
+bench_pid=
+tee_pid=
+log=
+results=$tmp/results.jsonl
+: >"$results"
+
+stop_server() {
+	[[ -n $server_pid ]] || return 0
+	local pid=$server_pid i rc=0
+	server_pid=
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 150; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "run.sh: the server (pid $pid) did not stop within 15 s of SIGTERM; killing it" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	((rc == 0)) || echo "run.sh: the server exited with status $rc (log: $log)" >&2
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [[ -n $bench_pid ]]; then
+		kill -TERM "$bench_pid" 2>/dev/null || true
+		wait "$bench_pid" 2>/dev/null || true
+	fi
+	if [[ -n $tee_pid ]]; then
+		wait "$tee_pid" 2>/dev/null || true
+	fi
+	stop_server
+	if ((rc == 0)) && [[ ${BENCH_KEEP:-0} != 1 ]]; then
+		rm -rf "$tmp"
+	else
+		echo "run.sh: binaries, data and server logs are in $tmp" >&2
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- helpers --------------------------------------------------------------
+mysql_exec() {
+	local cnf=$tmp/my.cnf esc=${my_pass//\\/\\\\}
+	esc=${esc//\"/\\\"}
+	(
+		umask 077
+		{
+			echo "[client]"
+			echo "user=\"$my_user\""
+			[[ -z $my_pass ]] || echo "password=\"$esc\""
+			if [[ -n $my_socket ]]; then
+				echo "socket=$my_socket"
+			else
+				echo "protocol=TCP"
+				echo "host=$my_host"
+				echo "port=$my_port"
+			fi
+		} >"$cnf"
+	)
+	"$my_client" --defaults-extra-file="$cnf" --batch -e "$1"
+}
+
+fresh_database() {
+	if [[ $mode == mysql ]]; then
+		echo "run.sh: recreating MySQL database '$my_db'" >&2
+		mysql_exec "DROP DATABASE IF EXISTS \`$my_db\`; CREATE DATABASE \`$my_db\` CHARACTER SET utf8mb4"
+	else
+		# The development default's DSN (data/latchkey.db) and its WAL files.
+		rm -f "$tmp/data/latchkey.db" "$tmp/data/latchkey.db-wal" "$tmp/data/latchkey.db-shm"
+	fi
+}
+
+wait_ready() {
+	local deadline=$((SECONDS + 30))
+	while ((SECONDS < deadline)); do
+		if ! kill -0 "$server_pid" 2>/dev/null; then
+			echo "run.sh: the server exited during start-up" >&2
+			return 1
+		fi
+		if curl -fsS -o /dev/null --max-time 1 "$base_url/readyz" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo "run.sh: the server was not ready within 30 s" >&2
+	return 1
+}
+
+# start_server LABEL [serve flags...]: runs `latchkey serve` in $tmp.
+start_server() {
+	local label=$1
+	shift
+	log=$tmp/server-$label.log
+	(cd "$tmp" && exec "$tmp/latchkey" serve --log-level "$log_level" "$@") >"$log" 2>&1 &
+	server_pid=$!
+	if ! wait_ready; then
+		echo "---- server log ($log) ----" >&2
+		cat "$log" >&2
+		echo "---- end of server log ----" >&2
+		exit 1
+	fi
+	echo "run.sh: server up (pid $server_pid, $label) on $base_url" >&2
+}
+
+# run_bench SCENARIOS: the harness and its tee run in the background and are
+# waited for, so that a signal to this script is handled at once (a
+# foreground command would delay the trap until it ends).
+run_bench() {
+	echo "run.sh: load: $1 (concurrency $concurrency, ${seconds}s + ${warmup}s warm-up each)" >&2
+	local fifo=$tmp/bench.fifo rc=0
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	tee -a "$results" <"$fifo" &
+	tee_pid=$!
+	"$tmp/bench" -url "$base_url" -scenario "$1" -concurrency "$concurrency" \
+		-duration "${seconds}s" -warmup "${warmup}s" -db "$mode" -server-pid "$server_pid" >"$fifo" &
+	bench_pid=$!
+	wait "$bench_pid" || rc=$?
+	bench_pid=
+	wait "$tee_pid" || true
+	tee_pid=
+	((rc == 0)) || die "the harness failed (exit $rc); server log: $log"
+}
+
+# jfield KEY LINE: one value from a harness line (a string's contents, a
+# number, or the errors object).
+jfield() {
+	local re="\"$1\":(\"([^\"]*)\"|\\{[^}]*\\}|[^,}]*)"
+	if [[ $2 =~ $re ]]; then
+		if [[ -n ${BASH_REMATCH[2]} ]]; then
+			printf '%s' "${BASH_REMATCH[2]}"
+		else
+			printf '%s' "${BASH_REMATCH[1]}"
+		fi
+	else
+		printf '?'
+	fi
+}
+
+print_table() {
+	local fmt='%-26s %-7s %10s %9s %9s %9s %9s  %s\n' line errs
+	echo
+	# shellcheck disable=SC2059
+	printf "$fmt" scenario db rps p50_ms p90_ms p99_ms rss_mib errors
+	while IFS= read -r line; do
+		errs=$(jfield errors "$line")
+		errs=${errs//\"/}
+		errs=${errs#\{}
+		errs=${errs%\}}
+		# shellcheck disable=SC2059
+		printf "$fmt" "$(jfield scenario "$line")" "$(jfield db "$line")" "$(jfield rps "$line")" \
+			"$(jfield p50_ms "$line")" "$(jfield p90_ms "$line")" "$(jfield p99_ms "$line")" \
+			"$(jfield rss_mib "$line")" "${errs:-none}"
+	done <"$results"
+}
+
+# --- build ----------------------------------------------------------------
+echo "run.sh: building into $tmp" >&2
+go build -o "$tmp/latchkey" ./cmd/latchkey
+go build -o "$tmp/bench" ./bench
+
+export LATCHKEY_LISTEN=127.0.0.1:$port
+export LATCHKEY_ISSUER=$base_url
+if [[ $mode == mysql ]]; then
+	export LATCHKEY_DATABASE_DRIVER=mysql
+	export LATCHKEY_DATABASE_DSN=$dsn
+else
+	unset LATCHKEY_DATABASE_DRIVER LATCHKEY_DATABASE_DSN
+fi
+
+# --- phase 1: development defaults (JWT access tokens) --------------------
+fresh_database
+start_server jwt
+
+cred=$tmp/data/dev-credentials.txt
+[[ -f $cred ]] || die "the server wrote no $cred"
+# Sourced in a subshell, so the file's other variables stay out of this script.
+creds=$(
+	set +u
+	# shellcheck disable=SC1090
+	. "$cred" >/dev/null
+	printf '%s\n%s\n' "${DEMO_CLIENT_ID-}" "${DEMO_CLIENT_SECRET-}"
+)
+{
+	IFS= read -r DEMO_CLIENT_ID
+	IFS= read -r DEMO_CLIENT_SECRET
+} <<<"$creds"
+[[ -n $DEMO_CLIENT_ID && -n $DEMO_CLIENT_SECRET ]] || die "$cred sets no DEMO_CLIENT_ID/DEMO_CLIENT_SECRET"
+# The harness reads them from the environment (a flag would show in ps).
+export DEMO_CLIENT_ID DEMO_CLIENT_SECRET
+
+run_bench client_credentials_jwt,introspect,jwks
+stop_server
+
+# --- phase 2: the same config with opaque access tokens -------------------
+cfg=$tmp/data/latchkey.yaml
+opaque_cfg=$tmp/data/latchkey-opaque.yaml
+[[ -f $cfg ]] || die "the server wrote no $cfg"
+(umask 077 && sed -E 's/^([[:space:]]*access_token_format:[[:space:]]*)["'\'']?jwt["'\'']?/\1opaque/' "$cfg" >"$opaque_cfg")
+grep -Eq '^[[:space:]]*access_token_format:[[:space:]]*opaque' "$opaque_cfg" ||
+	die "found no 'access_token_format: jwt' in $cfg to switch to opaque"
+
+fresh_database
+start_server opaque --config "$opaque_cfg"
+run_bench client_credentials_opaque
+stop_server
+
+print_table

@@ -48,6 +48,9 @@ type Store struct {
 	read  *gorm.DB
 	now   func() time.Time
 	log   *slog.Logger
+	// accessInserts group-commits access-token inserts made outside a
+	// transaction (see batch.go).
+	accessInserts *groupCommitter[accessTokenRow]
 }
 
 // Open connects to the database. driver is [DriverSQLite], with dsn a file
@@ -78,8 +81,18 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error)
 	if err != nil {
 		return nil, err
 	}
+	// SQLite has one writer connection: one worker keeps it busy. MySQL
+	// takes concurrent commits, so a few workers overlap theirs.
+	workers := 1
+	if driver == DriverMySQL {
+		workers = 4
+	}
+	s.accessInserts = newGroupCommitter[accessTokenRow](s.write, workers, maxGroupCommit)
 	return s, nil
 }
+
+// maxGroupCommit caps the rows of one group commit.
+const maxGroupCommit = 64
 
 // gormConfig is the one GORM configuration for every pool: no implicit
 // transaction around single writes (it costs a quarter of the throughput on
@@ -111,9 +124,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes every pool. Transactions still open are rolled back by the
-// database.
+// Close stops the group committer and closes every pool. Transactions still
+// open are rolled back by the database.
 func (s *Store) Close() error {
+	s.accessInserts.close()
 	var errs []error
 	for _, db := range s.pools() {
 		sqlDB, err := db.DB()

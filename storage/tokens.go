@@ -179,7 +179,10 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", op, err)
 	}
-	return mapErr(op, s.db(ctx).Create(&accessTokenRow{Token: row}).Error)
+	if s.txFrom(ctx) != nil {
+		return mapErr(op, s.db(ctx).Create(&accessTokenRow{Token: row}).Error)
+	}
+	return mapErr(op, s.accessInserts.insert(ctx, &accessTokenRow{Token: row}))
 }
 
 // GetAccessTokenSession returns the request stored under signature, its

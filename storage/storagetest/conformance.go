@@ -34,6 +34,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"NotFound", testNotFound},
 		{"DeleteBySignature", testDeleteBySignature},
 		{"DuplicateSignature", testDuplicateSignature},
+		{"ConcurrentAccessInserts", testConcurrentAccessInserts},
 		{"InvalidInput", testInvalidInput},
 		{"CaseSensitiveKeys", testCaseSensitiveKeys},
 		{"InactiveRefreshToken", testInactiveRefreshToken},
@@ -989,4 +990,37 @@ func testAuthorizeCodeUnsupported(t *testing.T, s *storage.Store) {
 	_, err := s.GetAuthorizeCodeSession(ctx, "code", &session{})
 	wantErrIs(t, "GetAuthorizeCodeSession", err, fosite.ErrNotFound)
 	wantErrIs(t, "InvalidateAuthorizeCodeSession", s.InvalidateAuthorizeCodeSession(ctx, "code"), fosite.ErrNotFound)
+}
+
+// testConcurrentAccessInserts: concurrent inserts outside a transaction are
+// group-committed; every caller must still get its own row's outcome — all
+// rows written, and a duplicate among them failing alone.
+func testConcurrentAccessInserts(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	createAccess(t, s, ctx, sig("taken"), newRequest(grant{id: "taken"}))
+	const n = 50
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprint("bulk-", i)
+			if i == n/2 {
+				name = "taken"
+			}
+			errs[i] = s.CreateAccessTokenSession(ctx, sig(name), newRequest(grant{id: name}))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == n/2 {
+			wantErrIs(t, "the duplicate in a group commit", err, storage.ErrAlreadyExists)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("insert %d: %v", i, err)
+		}
+		wantAccess(t, s, sig(fmt.Sprint("bulk-", i)))
+	}
 }

@@ -23,7 +23,7 @@ import (
 
 // fixture is a real server on loopback with a known config.
 type fixture struct {
-	t           *testing.T
+	t           testing.TB
 	srv         *server.Server
 	http        *httptest.Server
 	store       *storage.Store
@@ -35,12 +35,12 @@ type fixture struct {
 	yaml        string
 }
 
-func onePEM(t *testing.T, b []byte) string {
+func onePEM(t testing.TB, b []byte) string {
 	t.Helper()
 	return strings.ReplaceAll(strings.TrimRight(string(b), "\n"), "\n", `\n`)
 }
 
-func hashOf(t *testing.T, s string) string {
+func hashOf(t testing.TB, s string) string {
 	t.Helper()
 	h, err := secrethash.Hash(s)
 	if err != nil {
@@ -50,7 +50,7 @@ func hashOf(t *testing.T, s string) string {
 }
 
 // testConfig renders a config with one realm of clients and a second realm.
-func testConfig(t *testing.T, f *fixture, format string) string {
+func testConfig(t testing.TB, f *fixture, format string) string {
 	t.Helper()
 	sk, err := config.GenerateKey(config.AlgES256)
 	if err != nil {
@@ -110,7 +110,7 @@ type fixtureOpts struct {
 	mysql  bool
 }
 
-func newFixture(t *testing.T, o fixtureOpts) *fixture {
+func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	t.Helper()
 	if o.format == "" {
 		o.format = config.FormatJWT

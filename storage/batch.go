@@ -23,6 +23,7 @@ var ErrClosed = errors.New("storage: store is closed")
 // caller gets its own row's error (a duplicate key fails only its own row).
 type groupCommitter[T any] struct {
 	db       *gorm.DB
+	write    func(db *gorm.DB, rows []*T) error
 	reqs     chan *insertReq[T]
 	quit     chan struct{}
 	wg       sync.WaitGroup
@@ -39,9 +40,12 @@ type insertReq[T any] struct {
 // runs on its own context rather than any one caller's.
 const batchTimeout = 10 * time.Second
 
-func newGroupCommitter[T any](db *gorm.DB, workers, maxBatch int) *groupCommitter[T] {
+// newGroupCommitter starts workers that write batches with write, which
+// must insert all rows in one statement.
+func newGroupCommitter[T any](db *gorm.DB, write func(*gorm.DB, []*T) error, workers, maxBatch int) *groupCommitter[T] {
 	g := &groupCommitter[T]{
 		db:       db,
+		write:    write,
 		reqs:     make(chan *insertReq[T], maxBatch*workers),
 		quit:     make(chan struct{}),
 		maxBatch: maxBatch,
@@ -106,15 +110,16 @@ func (g *groupCommitter[T]) work() {
 func (g *groupCommitter[T]) commit(batch []*insertReq[T], rows []*T) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	err := g.db.WithContext(ctx).Create(&rows).Error
+	db := g.db.WithContext(ctx)
+	err := g.write(db, rows)
 	if err == nil || len(batch) == 1 {
 		for _, r := range batch {
 			r.done <- err
 		}
 		return
 	}
-	for _, r := range batch {
-		r.done <- g.db.WithContext(ctx).Create(r.row).Error
+	for i, r := range batch {
+		r.done <- g.write(db, rows[i:i+1])
 	}
 }
 

@@ -87,7 +87,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error)
 	if driver == DriverMySQL {
 		workers = 4
 	}
-	s.accessInserts = newGroupCommitter[accessTokenRow](s.write, workers, maxGroupCommit)
+	s.accessInserts = newGroupCommitter(s.write, insertAccessTokens, workers, maxGroupCommit)
 	return s, nil
 }
 

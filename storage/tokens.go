@@ -2,12 +2,16 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
+	"gorm.io/gorm"
 )
 
 // maxSignatureLen is the signature column's width: a SHA-256 in hex.
@@ -131,6 +135,64 @@ func newTokenRow(signature string, r fosite.Requester, tokenType fosite.TokenTyp
 	return row, nil
 }
 
+// tokenSelects are the lookups by signature, one per table. They are the
+// hottest reads (every introspection and refresh), so they scan the columns
+// directly instead of through GORM's reflection (measured: about a fifth of
+// an introspection's CPU); the query still runs on GORM's pool or the
+// transaction in the context.
+var tokenSelects = map[string]string{
+	"access_tokens":  "SELECT " + tokenSelectColumns + " FROM access_tokens WHERE signature = ?",
+	"refresh_tokens": "SELECT " + tokenSelectColumns + " FROM refresh_tokens WHERE signature = ?",
+}
+
+const tokenSelectColumns = "signature, request_id, client_id, subject, requested_at, expires_at, " +
+	"scopes, granted_scopes, requested_audience, granted_audience, form, session_data, active"
+
+const tokenInsertColumns = "(signature, request_id, client_id, subject, requested_at, expires_at, " +
+	"scopes, granted_scopes, requested_audience, granted_audience, form, session_data, active)"
+
+// insertAccessTokens writes rows as one multi-row INSERT, binding the columns
+// directly rather than through GORM's reflection (the group committer's hot
+// path).
+func insertAccessTokens(db *gorm.DB, rows []*accessTokenRow) error {
+	var q strings.Builder
+	q.WriteString("INSERT INTO access_tokens " + tokenInsertColumns + " VALUES ")
+	args := make([]any, 0, 13*len(rows))
+	for i, r := range rows {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		t := &r.Token
+		args = append(args, t.Signature, t.RequestID, t.ClientID, t.Subject, t.RequestedAt, t.ExpiresAt,
+			t.Scopes, t.GrantedScopes, t.RequestedAudience, t.GrantedAudience, t.Form, t.SessionData, t.Active)
+	}
+	return db.Exec(q.String(), args...).Error
+}
+
+// takeToken reads the row of table under signature into row, or returns
+// gorm.ErrRecordNotFound.
+func (s *Store) takeToken(ctx context.Context, table, signature string, row *tokenRow) error {
+	var requestedAt, expiresAt sql.NullTime
+	err := s.reader(ctx).Raw(tokenSelects[table], signature).Row().Scan(
+		&row.Signature, &row.RequestID, &row.ClientID, &row.Subject, &requestedAt, &expiresAt,
+		&row.Scopes, &row.GrantedScopes, &row.RequestedAudience, &row.GrantedAudience,
+		&row.Form, &row.SessionData, &row.Active)
+	if errors.Is(err, sql.ErrNoRows) {
+		return gorm.ErrRecordNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if requestedAt.Valid {
+		row.RequestedAt = &requestedAt.Time
+	}
+	if expiresAt.Valid {
+		row.ExpiresAt = &expiresAt.Time
+	}
+	return nil
+}
+
 // toRequest rebuilds the request. The session JSON is decoded into session,
 // the caller's own session value; a nil session (fosite's revocation path)
 // skips decoding.
@@ -190,7 +252,7 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	const op = "get access token session"
 	var row accessTokenRow
-	if err := s.reader(ctx).Where("signature = ?", signature).Take(&row).Error; err != nil {
+	if err := s.takeToken(ctx, "access_tokens", signature, &row.Token); err != nil {
 		return nil, mapErr(op, err)
 	}
 	req, err := row.Token.toRequest(session)
@@ -243,7 +305,7 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, access
 func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	const op = "get refresh token session"
 	var row refreshTokenRow
-	if err := s.reader(ctx).Where("signature = ?", signature).Take(&row).Error; err != nil {
+	if err := s.takeToken(ctx, "refresh_tokens", signature, &row.Token); err != nil {
 		return nil, mapErr(op, err)
 	}
 	req, err := row.Token.toRequest(session)

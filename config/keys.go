@@ -178,3 +178,18 @@ func describeKey(pub crypto.PublicKey) string {
 		return fmt.Sprintf("a %T", pub)
 	}
 }
+
+// JOSEAlgorithm maps a configured alg (ES256, RS256, EdDSA) to go-jose's
+// name; any other value, "none" and every HMAC algorithm included, is an
+// error.
+func JOSEAlgorithm(alg string) (jose.SignatureAlgorithm, error) {
+	switch alg {
+	case AlgES256:
+		return jose.ES256, nil
+	case AlgRS256:
+		return jose.RS256, nil
+	case AlgEdDSA:
+		return jose.EdDSA, nil
+	}
+	return "", fmt.Errorf("config: algorithm %q is not one of ES256, RS256, EdDSA", alg)
+}

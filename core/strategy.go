@@ -44,7 +44,7 @@ var _ oauth2.CoreStrategy = (*TokenStrategy)(nil)
 // once here, not per request.
 func NewTokenStrategy(snap *config.Snapshot, now func() time.Time) (*TokenStrategy, error) {
 	key := snap.ActiveSigningKey()
-	alg, err := joseAlg(key.Alg)
+	alg, err := config.JOSEAlgorithm(key.Alg)
 	if err != nil {
 		return nil, err
 	}
@@ -54,18 +54,6 @@ func NewTokenStrategy(snap *config.Snapshot, now func() time.Time) (*TokenStrate
 		return nil, fmt.Errorf("core: signing key %q: %w", key.KID, err)
 	}
 	return &TokenStrategy{issuer: snap.Issuer, format: snap.Tokens.AccessTokenFormat, kid: key.KID, signer: signer, now: now}, nil
-}
-
-func joseAlg(alg string) (jose.SignatureAlgorithm, error) {
-	switch alg {
-	case config.AlgES256:
-		return jose.ES256, nil
-	case config.AlgRS256:
-		return jose.RS256, nil
-	case config.AlgEdDSA:
-		return jose.EdDSA, nil
-	}
-	return "", fmt.Errorf("core: unsupported signing algorithm %q", alg)
 }
 
 // Signature returns the storage key of a token: hex SHA-256 of the whole token.

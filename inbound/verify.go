@@ -150,15 +150,11 @@ func Parse(token string, maxSize int) (*Token, error) {
 // algorithm maps a header alg to the one asymmetric algorithm it may be;
 // none and every HMAC algorithm are refused whatever their spelling.
 func algorithm(alg string) (jose.SignatureAlgorithm, error) {
-	switch alg {
-	case config.AlgES256:
-		return jose.ES256, nil
-	case config.AlgRS256:
-		return jose.RS256, nil
-	case config.AlgEdDSA:
-		return jose.EdDSA, nil
+	a, err := config.JOSEAlgorithm(alg)
+	if err != nil {
+		return "", invalid("algorithm %q is not accepted (allowed: ES256, RS256, EdDSA per configured key)", alg)
 	}
-	return "", invalid("algorithm %q is not accepted (allowed: ES256, RS256, EdDSA per configured key)", alg)
+	return a, nil
 }
 
 // decodeObject decodes a JSON object and refuses duplicate member names, which

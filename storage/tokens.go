@@ -250,16 +250,21 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 // GetAccessTokenSession returns the request stored under signature, its
 // session decoded into session (which may be nil), or fosite.ErrNotFound.
 func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	const op = "get access token session"
-	var row accessTokenRow
-	if err := s.takeToken(ctx, "access_tokens", signature, &row.Token); err != nil {
+	return s.getToken(ctx, "get access token session", "access_tokens", signature, session)
+}
+
+// getToken reads a token row and rebuilds its request; an inactive row
+// gives the request together with fosite.ErrInactiveToken.
+func (s *Store) getToken(ctx context.Context, op, table, signature string, session fosite.Session) (fosite.Requester, error) {
+	var row tokenRow
+	if err := s.takeToken(ctx, table, signature, &row); err != nil {
 		return nil, mapErr(op, err)
 	}
-	req, err := row.Token.toRequest(session)
+	req, err := row.toRequest(session)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %s: %w", op, err)
 	}
-	if !row.Token.Active {
+	if !row.Active {
 		return req, fosite.ErrInactiveToken
 	}
 	return req, nil
@@ -303,19 +308,7 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, access
 // needs both to detect reuse and revoke the grant. A missing one is
 // fosite.ErrNotFound.
 func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	const op = "get refresh token session"
-	var row refreshTokenRow
-	if err := s.takeToken(ctx, "refresh_tokens", signature, &row.Token); err != nil {
-		return nil, mapErr(op, err)
-	}
-	req, err := row.Token.toRequest(session)
-	if err != nil {
-		return nil, fmt.Errorf("storage: %s: %w", op, err)
-	}
-	if !row.Token.Active {
-		return req, fosite.ErrInactiveToken
-	}
-	return req, nil
+	return s.getToken(ctx, "get refresh token session", "refresh_tokens", signature, session)
 }
 
 // DeleteRefreshTokenSession deletes the refresh token stored under

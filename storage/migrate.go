@@ -91,6 +91,65 @@ var migrations = []migration{
 	KEY used_ids_expires_at (expires_at))` + mysqlTable,
 		},
 	},
+	{
+		version: 2,
+		name:    "users and login lockout",
+		sqlite: []string{
+			`CREATE TABLE users (` + userColumns(sqliteBin, sqliteTime) + `)`,
+			`CREATE UNIQUE INDEX users_username_norm ON users (realm, username_norm)`,
+			`CREATE UNIQUE INDEX users_email_norm ON users (realm, email_norm)`,
+			`CREATE UNIQUE INDEX users_arbitrary_id ON users (environment_guid, arbitrary_id)`,
+			`CREATE INDEX users_realm_created_at ON users (realm, created_at)`,
+			`CREATE TABLE login_attempts (
+	realm      VARCHAR(255) NOT NULL,
+	login      VARCHAR(255) NOT NULL,
+	failures   INTEGER NOT NULL,
+	expires_at DATETIME NOT NULL,
+	PRIMARY KEY (realm, login))`,
+			`CREATE INDEX login_attempts_expires_at ON login_attempts (expires_at)`,
+		},
+		mysql: []string{
+			`CREATE TABLE IF NOT EXISTS users (` + userColumns(mysqlBin, mysqlTime) + `,
+	UNIQUE KEY users_username_norm (realm, username_norm),
+	UNIQUE KEY users_email_norm (realm, email_norm),
+	UNIQUE KEY users_arbitrary_id (environment_guid, arbitrary_id),
+	KEY users_realm_created_at (realm, created_at))` + mysqlTable,
+			// The key is the primary key (clustered on InnoDB): the upserts
+			// of the lockout lock one index record, and do not deadlock as
+			// they do on a secondary unique index.
+			`CREATE TABLE IF NOT EXISTS login_attempts (
+	realm      VARCHAR(255)` + mysqlBin + ` NOT NULL,
+	login      VARCHAR(255)` + mysqlBin + ` NOT NULL,
+	failures   INT NOT NULL,
+	expires_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (realm, login),
+	KEY login_attempts_expires_at (expires_at))` + mysqlTable,
+		},
+	},
+}
+
+// userColumns returns the column list of users. Every column that is
+// compared (ids, the realm, the *_norm columns, arbitrary_id, the password
+// hash) is binary on MySQL: case-insensitive uniqueness comes from the
+// norms, computed in Go, never from a collation. Empty norms, arbitrary ids
+// and hashes are NULL, so they never collide in the unique keys.
+func userColumns(bin, datetime string) string {
+	return `
+	id               VARCHAR(64)` + bin + ` NOT NULL PRIMARY KEY,
+	realm            VARCHAR(255)` + bin + ` NOT NULL,
+	username         VARCHAR(255)` + bin + ` NOT NULL,
+	username_norm    VARCHAR(255)` + bin + ` NULL,
+	email            VARCHAR(255)` + bin + ` NOT NULL,
+	email_norm       VARCHAR(255)` + bin + ` NULL,
+	arbitrary_id     VARCHAR(255)` + bin + ` NULL,
+	environment_guid VARCHAR(255)` + bin + ` NULL,
+	first_name       VARCHAR(255) NOT NULL,
+	last_name        VARCHAR(255) NOT NULL,
+	role             VARCHAR(64)` + bin + ` NOT NULL,
+	status           VARCHAR(16)` + bin + ` NOT NULL,
+	password_hash    VARCHAR(255)` + bin + ` NULL,
+	created_at       ` + datetime + ` NOT NULL,
+	updated_at       ` + datetime + ` NOT NULL`
 }
 
 // mysqlMigrateLock names the advisory lock that keeps replicas starting

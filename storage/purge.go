@@ -28,6 +28,7 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time, batch int) (
 		func() (int64, error) { return purgeTable[string](ctx, s, "access_tokens", "signature", before, batch) },
 		func() (int64, error) { return purgeTable[string](ctx, s, "refresh_tokens", "signature", before, batch) },
 		func() (int64, error) { return purgeTable[int64](ctx, s, "used_ids", "seq", before, batch) },
+		func() (int64, error) { return s.PurgeLoginAttempts(ctx, before, batch) },
 	} {
 		n, err := purge()
 		total += n

@@ -22,18 +22,6 @@ const (
 	maxIDLen     = 255
 )
 
-// usedID is a row of used_ids: one single-use id seen, kept until it could
-// no longer be presented (its token's expiry).
-type usedID struct {
-	Seq       int64     `gorm:"column:seq;primaryKey"`
-	Kind      string    `gorm:"column:kind"`
-	Issuer    string    `gorm:"column:issuer"`
-	ID        string    `gorm:"column:id"`
-	ExpiresAt time.Time `gorm:"column:expires_at"`
-}
-
-func (usedID) TableName() string { return "used_ids" }
-
 // UseOnce records that id (a jti or nonce) of kind, issued by issuer, has been
 // used, and fails with ErrAlreadyUsed if it was recorded before: one INSERT
 // against the unique key (kind, issuer, id), so of any number of concurrent

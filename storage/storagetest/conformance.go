@@ -51,6 +51,16 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"NestedTransactions", testNestedTransactions},
 		{"Purge", testPurge},
 		{"AuthorizeCodeUnsupported", testAuthorizeCodeUnsupported},
+		{"UserRoundTrip", testUserRoundTrip},
+		{"UserFindByLogin", testUserFindByLogin},
+		{"UserUniqueNorms", testUserUniqueNorms},
+		{"UserArbitraryID", testUserArbitraryID},
+		{"UserCaseSensitiveColumns", testUserCaseSensitiveColumns},
+		{"UserUpdates", testUserUpdates},
+		{"UserInvalidInput", testUserInvalidInput},
+		{"RevokeSubjectExcept", testRevokeSubjectExcept},
+		{"LoginLockout", testLoginLockout},
+		{"LoginLockoutConcurrent", testLoginLockoutConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,12 +25,18 @@ const (
 	devCredKeyFile     = "credential-key.pem"
 )
 
+// DevDemoUsername is the username of the demo user of realm rl_demo, whose
+// password LoadDev generates into dev-credentials.txt as DEMO_PASSWORD (the
+// server creates the user from there).
+const DevDemoUsername = "demo"
+
 // LoadDev loads the development configuration kept in dataDir. When
 // dataDir/latchkey.yaml exists it is loaded as it is (it may have been
 // edited). Otherwise LoadDev generates a demo setup — a signing key, realm
 // rl_demo, a confidential and a legacy client, an environment, an API
-// credential and an API key — writes its private keys and its secrets
-// (dev-credentials.txt) and, last, the config file (hashes only), all mode
+// credential, an API key and a demo user's password — writes its private
+// keys and its secrets (dev-credentials.txt) and, last, the config file
+// (hashes only), all mode
 // 0600, then loads that file and reports created. Secrets are written only
 // to dev-credentials.txt, never returned.
 func LoadDev(dataDir string, lookupEnv func(string) (string, bool)) (snap *Snapshot, created bool, err error) {
@@ -113,6 +119,10 @@ func generateDev(dataDir string, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	demoPassword, err := randomPassword()
+	if err != nil {
+		return err
+	}
 
 	creds := fmt.Sprintf(`# Latchkey development credentials, generated %s. Keep private.
 DEMO_CLIENT_ID=demo-backend
@@ -123,8 +133,11 @@ DEMO_ENVIRONMENT_KEY=%s
 DEMO_CREDENTIAL_ID=cred_demo
 DEMO_CREDENTIAL_KEY=%s
 DEMO_API_KEY=%s
+DEMO_USERNAME=%s
+DEMO_PASSWORD=%s
 `, now.UTC().Format(time.RFC3339), clientSecret, guid,
-		shellQuote(filepath.Join(dataDir, devEnvKeyFile)), shellQuote(filepath.Join(dataDir, devCredKeyFile)), apiKey)
+		shellQuote(filepath.Join(dataDir, devEnvKeyFile)), shellQuote(filepath.Join(dataDir, devCredKeyFile)), apiKey,
+		DevDemoUsername, demoPassword)
 	if err := writeFileAtomic(filepath.Join(dataDir, DevCredentialsFile), []byte(creds)); err != nil {
 		return err
 	}
@@ -210,6 +223,86 @@ compat:
   authrocket: {enabled: true, prefix: /authrocket}
   legacy: {enabled: true, prefix: "", clients: [legacy-app]}
 `
+
+// ReadDevCredentials reads dataDir/dev-credentials.txt, the NAME=VALUE lines
+// that LoadDev wrote (comments and blank lines skipped, shell quoting
+// undone), e.g. DEMO_USERNAME and DEMO_PASSWORD. Values are secrets: never
+// log them.
+func ReadDevCredentials(dataDir string) (map[string]string, error) {
+	path := filepath.Join(dataDir, DevCredentialsFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: development credentials: %w", err)
+	}
+	out := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("config: %s:%d: want NAME=VALUE", path, i+1)
+		}
+		if value, ok = shellUnquote(value); !ok {
+			return nil, fmt.Errorf("config: %s:%d: %s: unbalanced quotes", path, i+1, name)
+		}
+		out[name] = value
+	}
+	return out, nil
+}
+
+// shellUnquote undoes shellQuote: 'text' runs and \' between them are
+// joined; a value that does not start with a quote is returned as it is.
+func shellUnquote(s string) (string, bool) {
+	if !strings.HasPrefix(s, "'") {
+		return s, true
+	}
+	var b strings.Builder
+	for s != "" {
+		switch {
+		case strings.HasPrefix(s, `\'`):
+			b.WriteByte('\'')
+			s = s[2:]
+		case s[0] == '\'':
+			end := strings.IndexByte(s[1:], '\'')
+			if end < 0 {
+				return "", false
+			}
+			b.WriteString(s[1 : 1+end])
+			s = s[end+2:]
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// randomPassword returns a password for the demo user: four groups of five
+// random letters and digits joined by "-" (23 characters, about 117 bits),
+// which passes the common-password check and any minimum length up to 23.
+func randomPassword() (string, error) {
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789" // no 0/O, 1/l/I
+	const limit = 256 / len(alphabet) * len(alphabet)                            // bytes at or above it are dropped: no modulo bias
+	var b strings.Builder
+	var buf [32]byte
+	for n := 0; n < 20; {
+		if _, err := rand.Read(buf[:]); err != nil {
+			return "", err
+		}
+		for _, c := range buf {
+			if int(c) >= limit || n == 20 {
+				continue
+			}
+			if n > 0 && n%5 == 0 {
+				b.WriteByte('-')
+			}
+			b.WriteByte(alphabet[int(c)%len(alphabet)])
+			n++
+		}
+	}
+	return b.String(), nil
+}
 
 // randomGUID returns a random (version 4) UUID: 8-4-4-4-12 lower-case hex.
 func randomGUID() (string, error) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -49,11 +50,28 @@ func TestLoadDev(t *testing.T) {
 	}
 
 	creds := readCredentials(t, filepath.Join(dataDir, DevCredentialsFile))
-	wantKeys := []string{"DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "DEMO_LEGACY_CLIENT_ID", "DEMO_ENVIRONMENT_GUID", "DEMO_ENVIRONMENT_KEY", "DEMO_CREDENTIAL_ID", "DEMO_CREDENTIAL_KEY", "DEMO_API_KEY"}
+	wantKeys := []string{"DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "DEMO_LEGACY_CLIENT_ID", "DEMO_ENVIRONMENT_GUID", "DEMO_ENVIRONMENT_KEY", "DEMO_CREDENTIAL_ID", "DEMO_CREDENTIAL_KEY", "DEMO_API_KEY", "DEMO_USERNAME", "DEMO_PASSWORD"}
 	for _, k := range wantKeys {
 		if creds[k] == "" {
 			t.Errorf("credentials file lacks %s", k)
 		}
+	}
+
+	if creds["DEMO_USERNAME"] != DevDemoUsername {
+		t.Errorf("DEMO_USERNAME = %q, want %q", creds["DEMO_USERNAME"], DevDemoUsername)
+	}
+	if !regexp.MustCompile(`^[A-Za-z2-9]{5}(-[A-Za-z2-9]{5}){3}$`).MatchString(creds["DEMO_PASSWORD"]) {
+		t.Errorf("DEMO_PASSWORD %q is not four groups of five random characters", creds["DEMO_PASSWORD"])
+	}
+	if n := len(creds["DEMO_PASSWORD"]); n < snap.Realm("rl_demo").PasswordMinLength {
+		t.Errorf("DEMO_PASSWORD has %d characters, below the realm's minimum %d", n, snap.Realm("rl_demo").PasswordMinLength)
+	}
+	read, err := ReadDevCredentials(dataDir)
+	if err != nil {
+		t.Fatalf("ReadDevCredentials: %v", err)
+	}
+	if !reflect.DeepEqual(read, creds) {
+		t.Errorf("ReadDevCredentials = %v, want %v", read, creds)
 	}
 
 	backend := snap.Client(creds["DEMO_CLIENT_ID"])
@@ -83,7 +101,7 @@ func TestLoadDev(t *testing.T) {
 	checkKeyPair(t, creds["DEMO_CREDENTIAL_KEY"], cred.PublicKeys[0].Key)
 
 	yml, _ := os.ReadFile(filepath.Join(dataDir, DevConfigFile))
-	for _, k := range []string{"DEMO_CLIENT_SECRET", "DEMO_API_KEY"} {
+	for _, k := range []string{"DEMO_CLIENT_SECRET", "DEMO_API_KEY", "DEMO_PASSWORD"} {
 		if bytes.Contains(yml, []byte(creds[k])) {
 			t.Errorf("%s appears in %s", k, DevConfigFile)
 		}
@@ -129,6 +147,37 @@ func TestLoadDevKeepsAnEditedFile(t *testing.T) {
 	}
 	if snap.Tokens.AccessTokenTTL.String() != "5m0s" || snap.Listen != ":9999" {
 		t.Fatalf("ttl %s, listen %q: edit or override lost", snap.Tokens.AccessTokenTTL, snap.Listen)
+	}
+}
+
+// TestReadDevCredentialsUnquotes: key paths with spaces or quotes are
+// shell-quoted in the file; ReadDevCredentials gives them back as they were.
+func TestReadDevCredentialsUnquotes(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "my data's dir")
+	if _, _, err := LoadDev(dataDir, nil); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := ReadDevCredentials(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dataDir, "environment-key.pem"); creds["DEMO_ENVIRONMENT_KEY"] != want {
+		t.Errorf("DEMO_ENVIRONMENT_KEY = %q, want %q", creds["DEMO_ENVIRONMENT_KEY"], want)
+	}
+	if _, err := ReadDevCredentials(t.TempDir()); err == nil {
+		t.Error("ReadDevCredentials of a directory without the file succeeded")
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"'a b'", "a b"},
+		{`'it'\''s'`, "it's"},
+	} {
+		if got, ok := shellUnquote(tc.in); !ok || got != tc.want {
+			t.Errorf("shellUnquote(%s) = %q, %v; want %q", tc.in, got, ok, tc.want)
+		}
+	}
+	if _, ok := shellUnquote("'open"); ok {
+		t.Error("shellUnquote accepted an unbalanced quote")
 	}
 }
 

@@ -1,0 +1,41 @@
+// Package accounts keeps the users of each realm and checks their
+// passwords (SPEC §3, DESIGN §1).
+//
+// One [Service] per process holds the password policy ([Service.SetPolicy],
+// called at start and on every config reload) and the bound on argon2id
+// computations. Users are created, read, listed, activated and deactivated
+// through it; every login path — the password grant, LoginID, legacy — calls
+// the one password check, [Service.VerifyPassword] (or
+// [Service.VerifyPasswordByEmail], the same check matching the e-mail):
+//
+//   - Lockout first: each attempt reserves a failure slot for (realm,
+//     normalised login) in the database, whether or not the user exists, with
+//     one conditional statement; once the realm's lockout.max_failures slots
+//     are taken within lockout.window, attempts are refused without hashing
+//     and neither count nor extend the lock, which ends a window after the
+//     failure that set it. A successful login frees the slots. (A realm
+//     with max_failures 0 has no lockout; the config loader refuses it, so
+//     only code can make one.)
+//   - Then one argon2id computation, always: against the user's hash, or
+//     against a dummy hash of the current parameters when the user is unknown
+//     or has no password, so that unknown user, wrong password and
+//     deactivated user take the same time and give the same error,
+//     [ErrInvalidCredentials].
+//   - At most passwords.max_concurrent_hashes computations run at once in
+//     the process; a caller beyond that waits up to passwords.queue_timeout,
+//     then gets [ErrBusy] (the HTTP layer answers 503 with Retry-After).
+//   - Hashes are PHC strings, so old parameters keep verifying; a successful
+//     login with a hash of other parameters re-hashes the password.
+//
+// Usernames and e-mails are unique within a realm case-insensitively after
+// Unicode NFC normalisation ([Normalize]); the normalised forms are computed
+// here and kept in their own uniquely indexed columns. Passwords are
+// NFC-normalised before hashing, must be at least the realm's
+// password_min_length characters, and are refused when they are among the
+// most common passwords (zxcvbn's list and score, see [CheckPassword]).
+//
+// Every method runs in the storage transaction that its context carries,
+// if any. Call VerifyPassword outside a transaction: it hashes for tens of
+// milliseconds, and a transaction would hold its locks (on SQLite, the one
+// write lock) all that time.
+package accounts

@@ -1,0 +1,360 @@
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/storage"
+)
+
+// User statuses.
+const (
+	StatusActive      = "active"
+	StatusDeactivated = "deactivated"
+)
+
+// DefaultRole is the role of a user created without one.
+const DefaultRole = "user"
+
+// Limits of user fields, in characters.
+const (
+	MaxTextLength = 255 // username, email, names, arbitrary_id, environment_guid
+	MaxRoleLength = 64
+)
+
+// User is a user of a realm. It never carries the password hash.
+type User struct {
+	ID              string // "usr_" + 22 random base62 characters
+	Realm           string
+	Username, Email string // as given (trimmed); each may be empty
+	// ArbitraryID is the Work API's id of the user, unique within
+	// EnvironmentGUID, case-sensitive; both are empty for other users.
+	ArbitraryID     string
+	EnvironmentGUID string
+	FirstName       string
+	LastName        string
+	Role            string // DefaultRole unless given
+	Status          string // StatusActive or StatusDeactivated
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+func fromStorage(u *storage.User) *User {
+	return &User{
+		ID:              u.ID,
+		Realm:           u.Realm,
+		Username:        u.Username,
+		Email:           u.Email,
+		ArbitraryID:     u.ArbitraryID,
+		EnvironmentGUID: u.EnvironmentGUID,
+		FirstName:       u.FirstName,
+		LastName:        u.LastName,
+		Role:            u.Role,
+		Status:          u.Status,
+		CreatedAt:       u.CreatedAt,
+		UpdatedAt:       u.UpdatedAt,
+	}
+}
+
+// NewUser is what Create needs. Username, Email, names and Role are
+// trimmed of surrounding white space; ArbitraryID and EnvironmentGUID are
+// taken as they are. A user needs a username, an e-mail or an arbitrary_id;
+// a password needs a username or an e-mail to log in with.
+type NewUser struct {
+	Username, Email string
+	// Password is the plain password, hashed here; "" means none (Work API
+	// users log in with an APT, not a password).
+	Password            string
+	FirstName, LastName string
+	Role                string // "" means DefaultRole
+	ArbitraryID         string // with EnvironmentGUID, or neither
+	EnvironmentGUID     string
+}
+
+// Normalize returns the form of a username, e-mail or login name that is
+// compared: trimmed, NFC-normalised and lower-cased (and NFC again, since
+// lower-casing can un-normalise). "Sally", "sally" and " SALLY " are one
+// name, and so are a precomposed "é" and "e" with a combining accent.
+func Normalize(s string) string {
+	return norm.NFC.String(strings.ToLower(norm.NFC.String(strings.TrimSpace(s))))
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidUser, fmt.Sprintf(format, args...))
+}
+
+// checkText refuses invalid UTF-8, control characters and more than max
+// characters; what names the field in the message.
+func checkText(what, s string, max int) error {
+	switch {
+	case !utf8.ValidString(s):
+		return invalid("%s is not valid UTF-8", what)
+	case utf8.RuneCountInString(s) > max:
+		return invalid("%s must be at most %d characters", what, max)
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return invalid("%s must not contain control characters", what)
+	}
+	return nil
+}
+
+// checkEmail wants one "@" with something on both sides and no white space.
+func checkEmail(email string) error {
+	if err := checkText("email", email, MaxTextLength); err != nil {
+		return err
+	}
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") || strings.ContainsFunc(email, unicode.IsSpace) {
+		return invalid("email %q does not look like an e-mail address (name@example.com)", email)
+	}
+	return nil
+}
+
+// validate checks in and returns the row to store, without id, hash or times.
+func validate(realm *config.Realm, in NewUser) (*storage.User, error) {
+	if realm == nil {
+		return nil, invalid("no realm")
+	}
+	u := &storage.User{
+		Realm:           realm.ID,
+		Username:        strings.TrimSpace(in.Username),
+		Email:           strings.TrimSpace(in.Email),
+		ArbitraryID:     in.ArbitraryID,
+		EnvironmentGUID: in.EnvironmentGUID,
+		FirstName:       strings.TrimSpace(in.FirstName),
+		LastName:        strings.TrimSpace(in.LastName),
+		Role:            strings.TrimSpace(in.Role),
+		Status:          StatusActive,
+	}
+	if u.Role == "" {
+		u.Role = DefaultRole
+	}
+	if u.Username != "" {
+		if err := checkText("username", u.Username, MaxTextLength); err != nil {
+			return nil, err
+		}
+		u.UsernameNorm = Normalize(u.Username)
+		if utf8.RuneCountInString(u.UsernameNorm) > MaxTextLength {
+			return nil, invalid("username must be at most %d characters once lower-cased", MaxTextLength)
+		}
+	}
+	if u.Email != "" {
+		if err := checkEmail(u.Email); err != nil {
+			return nil, err
+		}
+		u.EmailNorm = Normalize(u.Email)
+		if utf8.RuneCountInString(u.EmailNorm) > MaxTextLength {
+			return nil, invalid("email must be at most %d characters once lower-cased", MaxTextLength)
+		}
+	}
+	if (u.ArbitraryID == "") != (u.EnvironmentGUID == "") {
+		return nil, invalid("arbitrary_id and environment_guid go together: give both or neither")
+	}
+	// Ids are compared byte for byte, but MySQL ignores trailing spaces
+	// (PAD SPACE): refuse surrounding white space so both backends agree.
+	for _, f := range []struct{ name, value string }{{"arbitrary_id", u.ArbitraryID}, {"environment_guid", u.EnvironmentGUID}} {
+		if strings.TrimSpace(f.value) != f.value {
+			return nil, invalid("%s must not begin or end with white space", f.name)
+		}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"arbitrary_id", u.ArbitraryID}, {"environment_guid", u.EnvironmentGUID},
+		{"first_name", u.FirstName}, {"last_name", u.LastName},
+	} {
+		if err := checkText(f.name, f.value, MaxTextLength); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkText("role", u.Role, MaxRoleLength); err != nil {
+		return nil, err
+	}
+	switch {
+	case u.Username == "" && u.Email == "" && u.ArbitraryID == "":
+		return nil, invalid("a user needs a username, an email or an arbitrary_id")
+	case in.Password != "" && u.Username == "" && u.Email == "":
+		return nil, invalid("a user with a password needs a username or an email to log in with")
+	}
+	return u, nil
+}
+
+// Create adds a user to realm: validated (ErrInvalidUser), its password
+// checked against the realm's policy (ErrWeakPassword) and hashed (which may
+// wait for the bound on hashes: ErrBusy), then stored; a taken username,
+// email or arbitrary_id is ErrUsernameTaken, ErrEmailTaken or
+// ErrArbitraryIDTaken. It runs in the transaction ctx carries, if any.
+func (s *Service) Create(ctx context.Context, realm *config.Realm, in NewUser) (*User, error) {
+	u, err := validate(realm, in)
+	if err != nil {
+		return nil, err
+	}
+	if in.Password != "" {
+		pw, err := CheckPassword(realm, in.Password, u.Username, u.Email, u.FirstName, u.LastName)
+		if err != nil {
+			return nil, err
+		}
+		if u.PasswordHash, err = s.hash(ctx, pw); err != nil {
+			return nil, err
+		}
+	}
+	u.ID = newUserID()
+	now := s.now().UTC().Truncate(time.Microsecond)
+	u.CreatedAt, u.UpdatedAt = now, now
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, mapStoreErr(err)
+	}
+	return fromStorage(u), nil
+}
+
+// mapStoreErr turns storage's sentinels into ours.
+func mapStoreErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, storage.ErrUsernameExists):
+		return ErrUsernameTaken
+	case errors.Is(err, storage.ErrEmailExists):
+		return ErrEmailTaken
+	case errors.Is(err, storage.ErrArbitraryIDExists):
+		return ErrArbitraryIDTaken
+	case errors.Is(err, storage.ErrInvalidInput):
+		return fmt.Errorf("%w: %w", ErrInvalidUser, err)
+	}
+	return fmt.Errorf("accounts: %w", err)
+}
+
+// Get returns the user userID of realmID, or ErrNotFound (also for a user of
+// another realm).
+func (s *Service) Get(ctx context.Context, realmID, userID string) (*User, error) {
+	u, err := s.store.GetUser(ctx, realmID, userID)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	return fromStorage(u), nil
+}
+
+// GetByUsername returns the user of realmID with this username (compared
+// as [Normalize] does), or ErrNotFound.
+func (s *Service) GetByUsername(ctx context.Context, realmID, username string) (*User, error) {
+	u, err := s.store.FindUserByLogin(ctx, realmID, Normalize(username), true, false)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	return fromStorage(u), nil
+}
+
+// GetByEmail returns the user of realmID with this e-mail (compared as
+// [Normalize] does), or ErrNotFound.
+func (s *Service) GetByEmail(ctx context.Context, realmID, email string) (*User, error) {
+	u, err := s.store.FindUserByLogin(ctx, realmID, Normalize(email), false, true)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	return fromStorage(u), nil
+}
+
+// List returns the users of realmID, oldest first.
+func (s *Service) List(ctx context.Context, realmID string) ([]*User, error) {
+	rows, err := s.store.ListUsers(ctx, realmID)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	out := make([]*User, len(rows))
+	for i, u := range rows {
+		out[i] = fromStorage(u)
+	}
+	return out, nil
+}
+
+// SetStatus activates (StatusActive) or deactivates (StatusDeactivated) the
+// user userID of realmID. Deactivating revokes all the user's tokens in the
+// same transaction (SPEC §3); a deactivated user can neither log in nor
+// refresh. Setting the status a user already has is not an error.
+func (s *Service) SetStatus(ctx context.Context, realmID, userID, status string) error {
+	if status != StatusActive && status != StatusDeactivated {
+		return invalid("status must be %q or %q, got %q", StatusActive, StatusDeactivated, status)
+	}
+	return mapStoreErr(s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.SetUserStatus(ctx, realmID, userID, status, s.now()); err != nil {
+			return err
+		}
+		if status == StatusDeactivated {
+			return s.store.RevokeSubject(ctx, userID)
+		}
+		return nil
+	}))
+}
+
+// SetPassword replaces the password of the user userID of realm: checked
+// against the realm's policy (ErrWeakPassword), hashed (ErrBusy when the
+// bound on hashes stays full), stored, and every grant of the user but
+// keepRequestID ("" = all) revoked, in one transaction (SPEC §3). The
+// user's lockout slots (by username and e-mail) are freed too, so a new
+// password set by an admin also ends a lock.
+func (s *Service) SetPassword(ctx context.Context, realm *config.Realm, userID, password, keepRequestID string) error {
+	if realm == nil {
+		return invalid("no realm")
+	}
+	u, err := s.store.GetUser(ctx, realm.ID, userID)
+	if err != nil {
+		return mapStoreErr(err)
+	}
+	if u.Username == "" && u.Email == "" {
+		return invalid("a user with a password needs a username or an email to log in with")
+	}
+	pw, err := CheckPassword(realm, password, u.Username, u.Email, u.FirstName, u.LastName)
+	if err != nil {
+		return err
+	}
+	hash, err := s.hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	return mapStoreErr(s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.SetUserPassword(ctx, realm.ID, userID, hash, s.now()); err != nil {
+			return err
+		}
+		if err := s.store.RevokeSubjectExcept(ctx, userID, keepRequestID); err != nil {
+			return err
+		}
+		for _, login := range []string{u.UsernameNorm, u.EmailNorm} {
+			if login == "" {
+				continue
+			}
+			if err := s.store.ClearLoginAttempts(ctx, realm.ID, login); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// newUserID returns "usr_" and 22 random base62 characters (131 bits).
+func newUserID() string { return "usr_" + randomBase62(22) }
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// randomBase62 returns n characters drawn uniformly from base62 (bytes of
+// 248 and above are rejected, so there is no modulo bias).
+func randomBase62(n int) string {
+	out := make([]byte, 0, n)
+	buf := make([]byte, n+n/4+8)
+	for len(out) < n {
+		_, _ = rand.Read(buf) // crypto/rand.Read never fails (Go ≥ 1.24)
+		for _, b := range buf {
+			if b < 248 && len(out) < n {
+				out = append(out, base62[b%62])
+			}
+		}
+	}
+	return string(out)
+}

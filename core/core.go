@@ -9,6 +9,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 
+	"github.com/latchkey/latchkey/accounts"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/secrethash"
 	"github.com/latchkey/latchkey/storage"
@@ -37,6 +38,9 @@ type Core struct {
 	Provider fosite.OAuth2Provider
 	Config   *fosite.Config
 	Strategy *TokenStrategy
+	// Accounts holds users and the one password check; shared by every
+	// core of the process (it outlives reloads).
+	Accounts *accounts.Service
 	// TokenURL is the exact public URL of the token endpoint.
 	TokenURL string
 
@@ -49,6 +53,8 @@ type Core struct {
 type Options struct {
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
+	// Accounts is the process's user service.
+	Accounts *accounts.Service
 }
 
 // New builds the provider for snap on store, with the given grants. It is
@@ -66,6 +72,7 @@ func New(snap *config.Snapshot, store *storage.Store, opts Options, grants ...Gr
 		Snap:     snap,
 		Store:    store,
 		Strategy: strategy,
+		Accounts: opts.Accounts,
 		TokenURL: snap.Issuer + TokenPath,
 		clients:  make(map[string]*Client, len(snap.Clients)),
 		grants:   make(map[string]bool, len(grants)),

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -50,4 +51,39 @@ func BenchmarkIntrospectJWT(b *testing.B) {
 	f := newFixture(b, fixtureOpts{})
 	token := f.ccToken()
 	benchPost(b, f, "/oauth2/introspect", url.Values{"token": {token}}, "svc", f.secret)
+}
+
+// BenchmarkRefresh rotates refresh tokens: each of 16 clients keeps its own
+// chain (a reused token would revoke the grant).
+func BenchmarkRefresh(b *testing.B) {
+	f := newFixture(b, fixtureOpts{})
+	f.addUser("alice", alicePassword)
+	const clients = 16
+	chains := make(chan string, clients)
+	for range clients {
+		chains <- f.login("alice", alicePassword).RefreshToken
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	client := &http.Client{Transport: tr}
+	b.Cleanup(tr.CloseIdleConnections)
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rt := <-chains
+		for pb.Next() {
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"public-app"}}
+			resp, err := client.PostForm(f.url("/oauth2/token"), form)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var m map[string]any
+			err = json.NewDecoder(resp.Body).Decode(&m)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Fatalf("refresh: %d %v", resp.StatusCode, m)
+			}
+			rt = m["refresh_token"].(string)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"crypto"
+	"fmt"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -340,7 +341,7 @@ func TestOperationalRoutes(t *testing.T) {
 	if rt, _ := md["response_types_supported"].([]any); rt == nil || len(rt) != 0 {
 		t.Errorf("response_types_supported = %v; want [] (no authorization endpoint)", md["response_types_supported"])
 	}
-	if gt, _ := md["grant_types_supported"].([]any); len(gt) != 1 || gt[0] != "client_credentials" {
+	if gt, _ := md["grant_types_supported"].([]any); fmt.Sprint(gt) != "[client_credentials password refresh_token]" {
 		t.Errorf("grant_types_supported = %v; want only what works", md["grant_types_supported"])
 	}
 }

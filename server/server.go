@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/latchkey/latchkey/accounts"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/handlers/grants"
@@ -23,6 +24,8 @@ import (
 // Grants are the grant types the token endpoint serves.
 var Grants = []core.GrantFactory{
 	grants.NewClientCredentials,
+	grants.NewPassword,
+	grants.NewRefresh,
 }
 
 // Options tune a Server; the zero value is production.
@@ -40,12 +43,13 @@ type Options struct {
 // Server is a running Latchkey: one store, and the core of the current
 // config snapshot behind an atomic pointer.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	store   *storage.Store
-	metrics *metrics
-	current atomic.Pointer[core.Core]
-	engine  *gin.Engine
+	opts     Options
+	log      *slog.Logger
+	store    *storage.Store
+	accounts *accounts.Service
+	metrics  *metrics
+	current  atomic.Pointer[core.Core]
+	engine   *gin.Engine
 	// fixed are the settings that change only on restart.
 	fixed *config.Snapshot
 }
@@ -61,18 +65,20 @@ func New(snap *config.Snapshot, store *storage.Store, opts Options) (*Server, er
 	if opts.PurgeInterval == 0 {
 		opts.PurgeInterval = time.Minute
 	}
-	s := &Server{opts: opts, log: opts.Logger, store: store, metrics: newMetrics(), fixed: snap}
+	s := &Server{opts: opts, log: opts.Logger, store: store, metrics: newMetrics(), fixed: snap,
+		accounts: accounts.New(store, accounts.Options{Now: opts.Now, Logger: opts.Logger})}
 	cr, err := s.build(snap)
 	if err != nil {
 		return nil, err
 	}
+	s.accounts.SetPolicy(snap.Passwords)
 	s.current.Store(cr)
 	s.engine = s.routes()
 	return s, nil
 }
 
 func (s *Server) build(snap *config.Snapshot) (*core.Core, error) {
-	cr, err := core.New(snap, s.store, core.Options{Now: s.opts.Now}, Grants...)
+	cr, err := core.New(snap, s.store, core.Options{Now: s.opts.Now, Accounts: s.accounts}, Grants...)
 	if err != nil {
 		return nil, fmt.Errorf("server: build core: %w", err)
 	}
@@ -81,6 +87,9 @@ func (s *Server) build(snap *config.Snapshot) (*core.Core, error) {
 
 // Current returns the core of the snapshot in force.
 func (s *Server) Current() *core.Core { return s.current.Load() }
+
+// Accounts returns the process's user service.
+func (s *Server) Accounts() *accounts.Service { return s.accounts }
 
 // Handler returns the HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.engine }
@@ -106,6 +115,7 @@ func (s *Server) Reload(snap *config.Snapshot) error {
 		s.metrics.reloads.WithLabelValues("rejected").Inc()
 		return err
 	}
+	s.accounts.SetPolicy(next.Passwords)
 	s.current.Store(cr)
 	s.metrics.reloads.WithLabelValues("ok").Inc()
 	for _, w := range snap.Warnings {

@@ -31,6 +31,8 @@ type fixture struct {
 	secret      string        // secret of client "svc" (client_secret_basic)
 	postSecret  string        // secret of client "svc-post" (client_secret_post)
 	otherSecret string        // secret of client "other" (realm rl_other)
+	appSecret   string        // secret of client "app" (password + refresh_token)
+	dsn         string        // the MySQL DSN, shared with replicas
 	clientKey   crypto.Signer // private key of client "jwt-client" (private_key_jwt, ES256)
 	yaml        string
 }
@@ -50,7 +52,7 @@ func hashOf(t testing.TB, s string) string {
 }
 
 // testConfig renders a config with one realm of clients and a second realm.
-func testConfig(t testing.TB, f *fixture, format string) string {
+func testConfig(t testing.TB, f *fixture, format, grace string) string {
 	t.Helper()
 	sk, err := config.GenerateKey(config.AlgES256)
 	if err != nil {
@@ -62,14 +64,14 @@ func testConfig(t testing.TB, f *fixture, format string) string {
 		t.Fatal(err)
 	}
 	ckPEM, _ := config.EncodePublicKeyPEM(f.clientKey.Public())
-	f.secret, f.postSecret, f.otherSecret = secrethash.Generate(), secrethash.Generate(), secrethash.Generate()
+	f.secret, f.postSecret, f.otherSecret, f.appSecret = secrethash.Generate(), secrethash.Generate(), secrethash.Generate(), secrethash.Generate()
 	return fmt.Sprintf(`
 issuer: http://issuer.test
 signing_keys:
   - {kid: k1, alg: ES256, pem: "%s"}
-tokens: {access_token_format: %s, access_token_ttl: 10m}
+tokens: {access_token_format: %s, access_token_ttl: 10m, refresh_grace: %s}
 realms:
-  - {id: rl_test, name: Test}
+  - {id: rl_test, name: Test, lockout: {max_failures: 3, window: 1m}}
   - {id: rl_other, name: Other}
 clients:
   - id: svc
@@ -95,6 +97,12 @@ clients:
     realm: rl_test
     auth_method: none
     grant_types: [password, refresh_token]
+    scopes: [profile, email]
+  - id: app
+    realm: rl_test
+    secret_hash: %s
+    auth_method: client_secret_basic
+    grant_types: [password, refresh_token]
     scopes: [profile]
   - id: other
     realm: rl_other
@@ -102,12 +110,16 @@ clients:
     auth_method: client_secret_basic
     grant_types: [client_credentials]
     scopes: [read]
-`, onePEM(t, skPEM), format, hashOf(t, f.secret), hashOf(t, f.postSecret), onePEM(t, ckPEM), hashOf(t, f.otherSecret))
+`, onePEM(t, skPEM), format, grace, hashOf(t, f.secret), hashOf(t, f.postSecret), onePEM(t, ckPEM), hashOf(t, f.appSecret), hashOf(t, f.otherSecret))
 }
 
 type fixtureOpts struct {
 	format string // jwt (default) or opaque
 	mysql  bool
+	grace  string // tokens.refresh_grace (default 0s)
+	// replicaOf starts a second server with the same config on the same
+	// MySQL database: one logical server, two processes' worth of state.
+	replicaOf *fixture
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -115,19 +127,40 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.format == "" {
 		o.format = config.FormatJWT
 	}
+	if o.grace == "" {
+		o.grace = "0s"
+	}
 	f := &fixture{t: t}
-	f.yaml = testConfig(t, f, o.format)
-	// The issuer must be the server's own URL, so start the listener first.
 	f.http = httptest.NewUnstartedServer(nil)
-	yaml := strings.Replace(f.yaml, "http://issuer.test", "http://"+f.http.Listener.Addr().String(), 1)
+	var yaml string
+	if r := o.replicaOf; r != nil {
+		f.secret, f.postSecret, f.otherSecret, f.appSecret, f.clientKey = r.secret, r.postSecret, r.otherSecret, r.appSecret, r.clientKey
+		f.yaml, yaml, f.dsn = r.yaml, r.yaml, r.dsn
+	} else {
+		f.yaml = testConfig(t, f, o.format, o.grace)
+		// The issuer must be the server's own URL, so start the listener first.
+		yaml = strings.Replace(f.yaml, "http://issuer.test", "http://"+f.http.Listener.Addr().String(), 1)
+		f.yaml = yaml
+	}
 	snap, err := config.Parse("test.yaml", []byte(yaml), t.TempDir(), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	f.snap = snap
-	if o.mysql {
-		f.store = storagetest.OpenMySQL(t)
-	} else {
+	switch {
+	case o.replicaOf != nil || o.mysql:
+		if f.dsn == "" {
+			f.dsn = storagetest.MySQLDSN(t)
+		}
+		f.store, err = storage.Open(t.Context(), storage.DriverMySQL, f.dsn, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.store.Close() })
+	default:
 		f.store = storagetest.OpenSQLite(t)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

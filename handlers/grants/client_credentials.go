@@ -2,10 +2,8 @@ package grants
 
 import (
 	"context"
-	"time"
 
 	"github.com/ory/fosite"
-	"github.com/ory/fosite/handler/oauth2"
 
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/core"
@@ -16,19 +14,14 @@ import (
 // without scope gets all of the client's scopes), records the client as the
 // subject, and issues through our token strategy.
 type ClientCredentials struct {
-	core   *core.Core
-	helper *oauth2.HandleHelper
+	core *core.Core
 }
 
 var _ core.Grant = (*ClientCredentials)(nil)
 
 // NewClientCredentials is the core.GrantFactory for client_credentials.
 func NewClientCredentials(c *core.Core) core.Grant {
-	return &ClientCredentials{core: c, helper: &oauth2.HandleHelper{
-		AccessTokenStrategy: c.Strategy,
-		AccessTokenStorage:  c.Store,
-		Config:              c.Config,
-	}}
+	return &ClientCredentials{core: c}
 }
 
 // GrantType returns "client_credentials".
@@ -67,8 +60,7 @@ func (h *ClientCredentials) HandleTokenEndpointRequest(ctx context.Context, ar f
 	sess.Subject = cl.ID
 	sess.Kind = core.KindClient
 	sess.Realm = cl.Realm
-	ttl := fosite.GetEffectiveLifespan(cl, fosite.GrantTypeClientCredentials, fosite.AccessToken, h.core.Snap.Tokens.AccessTokenTTL)
-	sess.SetExpiresAt(fosite.AccessToken, h.core.Now().Add(ttl).Truncate(time.Second))
+	h.core.SetLifetimes(sess, cl, fosite.GrantTypeClientCredentials, false)
 	return nil
 }
 
@@ -78,9 +70,5 @@ func (h *ClientCredentials) PopulateTokenEndpointResponse(ctx context.Context, a
 	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
 		return fosite.ErrUnknownRequest
 	}
-	ttl := ar.GetSession().GetExpiresAt(fosite.AccessToken).Sub(h.core.Now())
-	if _, err := h.helper.IssueAccessToken(ctx, ttl, ar, resp); err != nil {
-		return core.ServerError(err)
-	}
-	return nil
+	return h.core.IssueTokens(ctx, ar, resp, false)
 }

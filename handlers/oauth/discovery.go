@@ -65,6 +65,7 @@ func renderMetadata(cr *core.Core) map[string]any {
 		"jwks_uri":                              iss + JWKSPath,
 		"introspection_endpoint":                iss + IntrospectPath,
 		"revocation_endpoint":                   iss + RevokePath,
+		"userinfo_endpoint":                     iss + UserinfoPath,
 		"grant_types_supported":                 cr.GrantTypes(),
 		"response_types_supported":              []string{},
 		"scopes_supported":                      scopeList,

@@ -44,6 +44,8 @@ func (h *Handler) Register(r gin.IRoutes) {
 	r.GET(JWKSPath, h.jwks)
 	r.GET(MetadataPath, h.metadata)
 	r.GET(OpenIDMetadataPath, h.metadata)
+	r.GET(UserinfoPath, h.userinfo)
+	r.POST(UserinfoPath, h.userinfo)
 }
 
 // parseForm reads the form body under the body limit the server set. It

@@ -92,7 +92,7 @@ The kid defaults to the RFC 7638 thumbprint of the public key.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if alg != config.AlgES256 && alg != config.AlgRS256 && alg != config.AlgEdDSA {
-				return usage("--alg %q: want ES256, RS256 or EdDSA", alg)
+				return usage("--alg %q: want ES256, RS256 or EdDSA (see latchkey keys generate --help)", alg)
 			}
 			key, err := config.GenerateKey(alg)
 			if err != nil {
@@ -126,7 +126,6 @@ The kid defaults to the RFC 7638 thumbprint of the public key.`,
 	}
 	gen.Flags().StringVar(&alg, "alg", "", "key algorithm: ES256, RS256 (2048-bit) or EdDSA (Ed25519)")
 	gen.Flags().StringVar(&kid, "kid", "", "key id (default: the RFC 7638 thumbprint)")
-	_ = gen.MarkFlagRequired("alg")
 	cmd.AddCommand(gen)
 	return cmd
 }

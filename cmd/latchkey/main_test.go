@@ -56,6 +56,7 @@ func TestExitCodes(t *testing.T) {
 		{"missing config file", []string{"config", "check", "/nonexistent/latchkey.yaml"}, 2},
 		{"config check without a file", []string{"config", "check"}, 2},
 		{"keys generate with a bad alg", []string{"keys", "generate", "--alg", "HS256"}, 2},
+		{"keys generate without --alg", []string{"keys", "generate"}, 2},
 		{"serve with a bad log level", []string{"serve", "--log-level", "loud"}, 2},
 	}
 	for _, tc := range tests {

@@ -16,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/accounts"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/storage"
@@ -176,6 +177,11 @@ func serve(parent context.Context, stderr io.Writer, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.config == "" {
+		if err := ensureDemoUser(ctx, log, srv, snap); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", snap.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? set listen: or LATCHKEY_LISTEN)", snap.Listen, err)
@@ -212,4 +218,33 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, log *slog.Logger, sr
 				"config", path, "errors", err.Error())
 		}
 	}
+}
+
+// ensureDemoUser creates the development defaults' demo user from
+// dev-credentials.txt when it is not in the database yet (a fresh data
+// directory, or a deleted database). Its password is never logged.
+func ensureDemoUser(ctx context.Context, log *slog.Logger, srv *server.Server, snap *config.Snapshot) error {
+	creds, err := config.ReadDevCredentials(devDataDir)
+	if err != nil {
+		return fmt.Errorf("read the development credentials: %w", err)
+	}
+	username, password := creds["DEMO_USERNAME"], creds["DEMO_PASSWORD"]
+	realm := snap.Realm("rl_demo")
+	if username == "" || password == "" || realm == nil {
+		return nil // an older or edited data directory: nothing to create
+	}
+	_, err = srv.Accounts().GetByUsername(ctx, realm.ID, username)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, accounts.ErrNotFound) {
+		return fmt.Errorf("look up the demo user: %w", err)
+	}
+	u, err := srv.Accounts().Create(ctx, realm, accounts.NewUser{Username: username, Password: password})
+	if err != nil {
+		return fmt.Errorf("create the demo user: %w", err)
+	}
+	log.Info("created the demo user; its password is in the credentials file", "realm", realm.ID,
+		"username", username, "id", u.ID, "credentials", filepath.Join(devDataDir, "dev-credentials.txt"))
+	return nil
 }

@@ -45,7 +45,7 @@ func (s *Store) ReserveLoginAttempt(ctx context.Context, realm, login string, ma
 	}
 	now = clampTime(now)
 	until := clampTime(now.Add(window))
-	for round := 0; ; round++ {
+	for round := 0; round < maxReserveRounds; round++ {
 		var n int64
 		var err error
 		if s.driver == DriverMySQL {
@@ -77,13 +77,20 @@ WHERE failures < ? AND expires_at > ?`,
 		if n > 0 { // 1: inserted; MySQL says 2 for an update
 			return true, nil
 		}
-		if round == 1 {
-			return false, nil // locked
+		// Nothing changed: the row is locked, or stale (or, under concurrent
+		// successful logins of this name, was stale a moment ago). Only a
+		// lock refuses; reading it does not take a slot, so this read cannot
+		// let more than maxFailures attempts through: the upsert's condition
+		// guarantees that.
+		var locked int64
+		if err := s.db(ctx).Raw("SELECT COUNT(*) FROM login_attempts WHERE realm = ? AND login = ? AND failures >= ? AND expires_at > ?",
+			realm, login, maxFailures, now).Row().Scan(&locked); err != nil {
+			return false, mapErr(op, err)
 		}
-		// Nothing changed: the row is locked, or stale. Restart its count if
-		// stale and try once more: then only a lock refuses (a concurrent
-		// attempt may have restarted the count already, which moves
-		// expires_at into the future, so it happens once). A reset in place
+		if locked > 0 {
+			return false, nil
+		}
+		// Restart a stale row's count, then try again. A reset in place
 		// rather than a DELETE, which on InnoDB deadlocks against the
 		// upserts' inserts.
 		if _, err := s.lockoutExec(ctx, "UPDATE login_attempts SET failures = 0, expires_at = ? WHERE realm = ? AND login = ? AND expires_at <= ?",
@@ -91,7 +98,14 @@ WHERE failures < ? AND expires_at > ?`,
 			return false, mapErr(op, err)
 		}
 	}
+	// Still no slot after maxReserveRounds: successful logins of this name
+	// keep clearing the row under us. Refusing is the safe answer.
+	return false, nil
 }
+
+// maxReserveRounds bounds ReserveLoginAttempt's retries when concurrent
+// successful logins keep clearing the row under it.
+const maxReserveRounds = 16
 
 // ReleaseLoginAttempt gives back one slot taken by ReserveLoginAttempt for an
 // attempt whose password was never evaluated (the hashing queue was full,

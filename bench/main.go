@@ -4,15 +4,21 @@
 // -concurrency workers over keep-alive connections, then prints one JSON line
 // per scenario on stdout:
 //
-//	{"scenario":"jwks","db":"sqlite","concurrency":16,"seconds":10,"rps":…,"p50_ms":…,"p90_ms":…,"p99_ms":…,"errors":{},"rss_mib":…}
+//	{"scenario":"jwks","db":"sqlite","concurrency":16,"seconds":10,"rps":…,"p50_ms":…,"p90_ms":…,"p99_ms":…,"errors":{},"rss_mib":…,"rss_peak_mib":…}
 //
 // rps and the latency percentiles cover the good answers (2xx that pass the
 // scenario's check) completed inside the measured window; errors counts the
 // rest by HTTP status, "transport" for transport errors, or a scenario's own
-// key (introspect: "inactive"). Requests still in flight at the deadline are
-// let finish (up to 2 s) but not counted. rss_mib is the VmRSS of -server-pid after the scenario (0 without
-// it). Diagnostics go to stderr. Exit status: 0 ok, 1 a scenario could not be
-// set up or run, 2 bad flags.
+// key (introspect: "inactive"; refresh: "login_<status>" for a failed
+// re-login, "no_refresh_token"). Requests still in flight at the deadline are
+// let finish (up to 2 s) but not counted. rss_mib is the VmRSS of
+// -server-pid after the scenario, rss_peak_mib its VmHWM (the peak RSS since
+// the server started; both 0 without -server-pid). Diagnostics go to stderr.
+// Exit status: 0 ok, 1 a scenario could not be set up or run, 2 bad flags.
+//
+// The password and refresh scenarios log in as -username/-password
+// ($DEMO_USERNAME/$DEMO_PASSWORD); with -scenario all they are skipped when no
+// user is given.
 //
 // bench/run.sh builds the server, starts it on a fresh database and runs the
 // standard scenarios against it.
@@ -55,6 +61,8 @@ type options struct {
 	db           string
 	clientID     string
 	clientSecret string
+	username     string
+	password     string
 	serverPID    int
 	allowRemote  bool
 }
@@ -81,7 +89,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	// -h never prints it.
 	fs.StringVar(&o.clientID, "client-id", "", "OAuth client `id` (default $DEMO_CLIENT_ID)")
 	fs.StringVar(&o.clientSecret, "client-secret", "", "OAuth client `secret` (default $DEMO_CLIENT_SECRET; prefer the variable: flags show in ps)")
-	fs.IntVar(&o.serverPID, "server-pid", 0, "`pid` of the server process, to report its VmRSS (0: report 0)")
+	fs.StringVar(&o.username, "username", "", "user `name` for the password and refresh scenarios (default $DEMO_USERNAME)")
+	fs.StringVar(&o.password, "password", "", "the user's `password` (default $DEMO_PASSWORD; prefer the variable: flags show in ps)")
+	fs.IntVar(&o.serverPID, "server-pid", 0, "`pid` of the server process, to report its VmRSS and VmHWM (0: report 0)")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a -url host that is not loopback (load on other hosts is forbidden here)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -94,6 +104,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if o.clientSecret == "" {
 		o.clientSecret = getenv("DEMO_CLIENT_SECRET")
+	}
+	if o.username == "" {
+		o.username = getenv("DEMO_USERNAME")
+	}
+	if o.password == "" {
+		o.password = getenv("DEMO_PASSWORD")
 	}
 
 	base, err := checkURL(rawURL, o.allowRemote)
@@ -122,9 +138,15 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		if s.needsClient && (o.clientID == "" || o.clientSecret == "") {
 			return nil, fmt.Errorf("scenario %s needs client credentials: set -client-id/-client-secret or DEMO_CLIENT_ID/DEMO_CLIENT_SECRET", s.name)
 		}
+		// With -scenario all, run skips them instead.
+		if s.needsUser && !o.all && !o.haveUser() {
+			return nil, fmt.Errorf("scenario %s needs a user: set -username/-password or DEMO_USERNAME/DEMO_PASSWORD", s.name)
+		}
 	}
 	return &o, nil
 }
+
+func (o *options) haveUser() bool { return o.username != "" && o.password != "" }
 
 // parseScenarios resolves a comma-separated list of scenario names; "all"
 // anywhere in it selects every scenario.
@@ -212,6 +234,7 @@ type result struct {
 	P99         float64        `json:"p99_ms"`
 	Errors      map[string]int `json:"errors"`
 	RSSMiB      float64        `json:"rss_mib"`
+	RSSPeakMiB  float64        `json:"rss_peak_mib"`
 }
 
 // line renders r as one JSON line without the trailing newline; errors is
@@ -249,32 +272,48 @@ func round(x float64, places int) float64 {
 	return math.Round(x*p) / p
 }
 
-// parseVmRSS returns the VmRSS line of a /proc/<pid>/status file in MiB.
-func parseVmRSS(status []byte) (float64, error) {
+// parseStatusMiB returns the value of a "Key:  N kB" line of a
+// /proc/<pid>/status file in MiB.
+func parseStatusMiB(status []byte, key string) (float64, error) {
 	for _, ln := range strings.Split(string(status), "\n") {
-		rest, ok := strings.CutPrefix(ln, "VmRSS:")
+		rest, ok := strings.CutPrefix(ln, key+":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("unexpected VmRSS line %q", ln)
+			return 0, fmt.Errorf("unexpected %s line %q", key, ln)
 		}
 		kb, err := strconv.ParseUint(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("unexpected VmRSS line %q", ln)
+			return 0, fmt.Errorf("unexpected %s line %q", key, ln)
 		}
 		return round(float64(kb)/1024, 1), nil
 	}
-	return 0, errors.New("no VmRSS line (a zombie or kernel thread?)")
+	return 0, fmt.Errorf("no %s line (a zombie or kernel thread?)", key)
 }
 
-func readRSS(pid int) (float64, error) {
+// parseVmRSS returns the resident set size from a /proc/<pid>/status file
+// in MiB.
+func parseVmRSS(status []byte) (float64, error) { return parseStatusMiB(status, "VmRSS") }
+
+// parseVmHWM returns the peak resident set size ("high water mark", since
+// the process started) from a /proc/<pid>/status file in MiB.
+func parseVmHWM(status []byte) (float64, error) { return parseStatusMiB(status, "VmHWM") }
+
+// readMem returns the current and the peak RSS of pid in MiB.
+func readMem(pid int) (rss, peak float64, err error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return parseVmRSS(b)
+	if rss, err = parseVmRSS(b); err != nil {
+		return 0, 0, err
+	}
+	if peak, err = parseVmHWM(b); err != nil {
+		return 0, 0, err
+	}
+	return rss, peak, nil
 }
 
 func newClient(concurrency int) *http.Client {
@@ -309,7 +348,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 2
 	}
 	if o.serverPID > 0 {
-		if _, err := readRSS(o.serverPID); err != nil {
+		if _, _, err := readMem(o.serverPID); err != nil {
 			fmt.Fprintf(stderr, "bench: -server-pid %d: %v\n", o.serverPID, err)
 			return 2
 		}
@@ -320,12 +359,19 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 	client := newClient(o.concurrency)
 	defer client.CloseIdleConnections()
-	t := &target{baseURL: o.baseURL, clientID: o.clientID, clientSecret: o.clientSecret, client: client}
+	t := &target{
+		baseURL: o.baseURL, clientID: o.clientID, clientSecret: o.clientSecret,
+		username: o.username, password: o.password, client: client,
+	}
 
 	for _, s := range o.scenarios {
+		if s.needsUser && !o.haveUser() { // only with -scenario all (parseOptions)
+			fmt.Fprintf(stderr, "bench: skipping %s: no user (set -username/-password or DEMO_USERNAME/DEMO_PASSWORD)\n", s.name)
+			continue
+		}
 		var f fixture
 		if s.setup != nil {
-			setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
 			err := s.setup(setupCtx, t, &f)
 			cancel()
 			if err != nil {
@@ -337,7 +383,16 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 				return 1
 			}
 		}
-		lat, errs, err := load(ctx, t, s, &f, o)
+		workers, err := newWorkers(ctx, t, s, &f, o.concurrency)
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "bench: interrupted")
+			return 1
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %s: setup: %v\n", s.name, err)
+			return 1
+		}
+		lat, errs, err := load(ctx, t, workers, o)
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "bench: interrupted")
 			return 1
@@ -348,16 +403,43 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		r := summarize(s.name, o, lat, errs)
 		if o.serverPID > 0 {
-			rss, err := readRSS(o.serverPID)
+			rss, peak, err := readMem(o.serverPID)
 			if err != nil {
 				fmt.Fprintf(stderr, "bench: %s: server pid %d: %v (did the server die?)\n", s.name, o.serverPID, err)
 				return 1
 			}
-			r.RSSMiB = rss
+			r.RSSMiB, r.RSSPeakMiB = rss, peak
 		}
 		fmt.Fprintln(stdout, r.line())
 	}
 	return 0
+}
+
+// setupTimeout bounds a scenario's setup, and separately the making of
+// each of its workers.
+const setupTimeout = 30 * time.Second
+
+// newWorkers makes the n workers of scenario s before its warm-up (not
+// timed). Workers with their own state are made one after the other: for
+// refresh each logs in as the same user, and the server's lockout takes a
+// slot per login in flight, so n concurrent logins beyond the realm's
+// max_failures are refused even with the right password.
+func newWorkers(ctx context.Context, t *target, s scenario, f *fixture, n int) ([]*worker, error) {
+	ws := make([]*worker, n)
+	for i := range ws {
+		if s.newWorker == nil {
+			ws[i] = s.statelessWorker(t, f)
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, setupTimeout)
+		w, err := s.newWorker(wctx, t, f)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("worker %d of %d: %w", i+1, n, err)
+		}
+		ws[i] = w
+	}
+	return ws, nil
 }
 
 // drainGrace is how long requests in flight at the deadline may take to
@@ -371,10 +453,11 @@ type workerStats struct {
 	buf  bytes.Buffer // body buffer for checked responses
 }
 
-// load runs one scenario: warm-up, then the measured window, with every
-// worker stopped at the deadline. It returns the good requests' latencies
-// and the error counts, both from the measured window only.
-func load(ctx context.Context, t *target, s scenario, f *fixture, o *options) ([]time.Duration, map[string]int, error) {
+// load runs one scenario with one goroutine per worker: warm-up, then the
+// measured window, with every worker stopped at the deadline. It returns the
+// good requests' latencies and the error counts, both from the measured
+// window only.
+func load(ctx context.Context, t *target, workers []*worker, o *options) ([]time.Duration, map[string]int, error) {
 	measureStart := time.Now().Add(o.warmup)
 	end := measureStart.Add(o.duration)
 	// At end no worker starts another request; requests in flight get
@@ -393,20 +476,27 @@ func load(ctx context.Context, t *target, s scenario, f *fixture, o *options) ([
 		errOnce  sync.Once
 		buildErr error
 	)
-	stats := make([]*workerStats, o.concurrency)
-	for i := range stats {
+	stats := make([]*workerStats, len(workers))
+	for i, wk := range workers {
 		w := &workerStats{lat: make([]time.Duration, 0, perWorker), errs: map[string]int{}}
 		stats[i] = w
 		wg.Go(func() {
 			for runCtx.Err() == nil && time.Now().Before(end) {
-				req, err := s.request(runCtx, t, f)
+				// Untimed: building the request, and whatever the worker
+				// does first (refresh: log in again after a broken chain).
+				req, key, err := wk.request(runCtx)
+				if err == nil && req == nil && key == "" {
+					err = errors.New("the worker built no request and gave no error key")
+				}
 				if err != nil {
 					errOnce.Do(func() { buildErr = fmt.Errorf("building a request: %w", err) })
 					cancel()
 					return
 				}
 				start := time.Now()
-				key := exchange(t.client, req, s.check, &w.buf)
+				if req != nil {
+					key = exchange(t.client, req, wk.check, &w.buf)
+				}
 				done := time.Now()
 				if done.After(end) || (key == "transport" && runCtx.Err() != nil) {
 					return // finished after the deadline, or cut off: not counted

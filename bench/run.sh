@@ -10,11 +10,15 @@
 # and refuses a database host that is not on this machine.
 #
 # Phases, each on a fresh database: the development defaults (JWT access
-# tokens) run client_credentials_jwt, introspect and jwks; then the generated
-# config with access_token_format: opaque runs client_credentials_opaque.
+# tokens) run client_credentials_jwt, introspect, jwks, password and refresh
+# (as the demo user), then a burst of password logins at BENCH_BURST
+# concurrency whose line's rss_peak_mib is the server's peak RSS so far; then
+# the generated config with access_token_format: opaque runs
+# client_credentials_opaque.
 #
 # Environment: BENCH_PORT (default: the first free port of 18080-18099),
 # BENCH_CONCURRENCY (16), BENCH_SECONDS (10), BENCH_WARMUP (1, seconds),
+# BENCH_BURST (200, the burst's concurrency), BENCH_BURST_SECONDS (5),
 # BENCH_LOG_LEVEL (the server's --log-level, default warn: no line per
 # request), BENCH_KEEP=1 keeps the temp dir (binaries, data, server logs) after a
 # successful run; after a failure it is always kept.
@@ -50,7 +54,9 @@ log_level=${BENCH_LOG_LEVEL:-warn}
 concurrency=${BENCH_CONCURRENCY:-16}
 seconds=${BENCH_SECONDS:-10}
 warmup=${BENCH_WARMUP:-1}
-for v in concurrency seconds warmup; do
+burst=${BENCH_BURST:-200}
+burst_seconds=${BENCH_BURST_SECONDS:-5}
+for v in concurrency seconds warmup burst burst_seconds; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 
@@ -230,18 +236,19 @@ start_server() {
 	echo "run.sh: server up (pid $server_pid, $label) on $base_url" >&2
 }
 
-# run_bench SCENARIOS: the harness and its tee run in the background and are
-# waited for, so that a signal to this script is handled at once (a
-# foreground command would delay the trap until it ends).
+# run_bench SCENARIOS [CONCURRENCY [SECONDS]]: the harness and its tee run in
+# the background and are waited for, so that a signal to this script is
+# handled at once (a foreground command would delay the trap until it ends).
 run_bench() {
-	echo "run.sh: load: $1 (concurrency $concurrency, ${seconds}s + ${warmup}s warm-up each)" >&2
+	local conc=${2:-$concurrency} secs=${3:-$seconds}
+	echo "run.sh: load: $1 (concurrency $conc, ${secs}s + ${warmup}s warm-up each)" >&2
 	local fifo=$tmp/bench.fifo rc=0
 	rm -f "$fifo"
 	mkfifo "$fifo"
 	tee -a "$results" <"$fifo" &
 	tee_pid=$!
-	"$tmp/bench" -url "$base_url" -scenario "$1" -concurrency "$concurrency" \
-		-duration "${seconds}s" -warmup "${warmup}s" -db "$mode" -server-pid "$server_pid" >"$fifo" &
+	"$tmp/bench" -url "$base_url" -scenario "$1" -concurrency "$conc" \
+		-duration "${secs}s" -warmup "${warmup}s" -db "$mode" -server-pid "$server_pid" >"$fifo" &
 	bench_pid=$!
 	wait "$bench_pid" || rc=$?
 	bench_pid=
@@ -266,19 +273,19 @@ jfield() {
 }
 
 print_table() {
-	local fmt='%-26s %-7s %10s %9s %9s %9s %9s  %s\n' line errs
+	local fmt='%-26s %-7s %5s %10s %9s %9s %9s %9s %9s  %s\n' line errs
 	echo
 	# shellcheck disable=SC2059
-	printf "$fmt" scenario db rps p50_ms p90_ms p99_ms rss_mib errors
+	printf "$fmt" scenario db conc rps p50_ms p90_ms p99_ms rss_mib peak_mib errors
 	while IFS= read -r line; do
 		errs=$(jfield errors "$line")
 		errs=${errs//\"/}
 		errs=${errs#\{}
 		errs=${errs%\}}
 		# shellcheck disable=SC2059
-		printf "$fmt" "$(jfield scenario "$line")" "$(jfield db "$line")" "$(jfield rps "$line")" \
-			"$(jfield p50_ms "$line")" "$(jfield p90_ms "$line")" "$(jfield p99_ms "$line")" \
-			"$(jfield rss_mib "$line")" "${errs:-none}"
+		printf "$fmt" "$(jfield scenario "$line")" "$(jfield db "$line")" "$(jfield concurrency "$line")" \
+			"$(jfield rps "$line")" "$(jfield p50_ms "$line")" "$(jfield p90_ms "$line")" "$(jfield p99_ms "$line")" \
+			"$(jfield rss_mib "$line")" "$(jfield rss_peak_mib "$line")" "${errs:-none}"
 	done <"$results"
 }
 
@@ -307,17 +314,41 @@ creds=$(
 	set +u
 	# shellcheck disable=SC1090
 	. "$cred" >/dev/null
-	printf '%s\n%s\n' "${DEMO_CLIENT_ID-}" "${DEMO_CLIENT_SECRET-}"
+	printf '%s\n%s\n%s\n%s\n' "${DEMO_CLIENT_ID-}" "${DEMO_CLIENT_SECRET-}" "${DEMO_USERNAME-}" "${DEMO_PASSWORD-}"
 )
 {
 	IFS= read -r DEMO_CLIENT_ID
 	IFS= read -r DEMO_CLIENT_SECRET
+	IFS= read -r DEMO_USERNAME
+	IFS= read -r DEMO_PASSWORD
 } <<<"$creds"
+unset creds
 [[ -n $DEMO_CLIENT_ID && -n $DEMO_CLIENT_SECRET ]] || die "$cred sets no DEMO_CLIENT_ID/DEMO_CLIENT_SECRET"
+[[ -n $DEMO_USERNAME && -n $DEMO_PASSWORD ]] || die "$cred sets no DEMO_USERNAME/DEMO_PASSWORD"
 # The harness reads them from the environment (a flag would show in ps).
-export DEMO_CLIENT_ID DEMO_CLIENT_SECRET
+export DEMO_CLIENT_ID DEMO_CLIENT_SECRET DEMO_USERNAME DEMO_PASSWORD
 
 run_bench client_credentials_jwt,introspect,jwks
+# Sixteen concurrent logins of one user would hold more than the realm's
+# lockout.max_failures (10) slots at once, and the lockout refuses attempts
+# beyond it without hashing (docs/security.md): the benchmark measures the
+# hashing, so it raises the limit, through a SIGHUP reload as an admin would.
+sed -i -E 's/(max_failures:[[:space:]]*)[0-9]+/\11000000/' "$tmp/data/latchkey.yaml"
+kill -HUP "$server_pid"
+reloaded() {
+	local m
+	m=$(curl -fsS --max-time 1 "$base_url/metrics" 2>/dev/null) || return 1
+	[[ $m == *'latchkey_config_reloads_total{result="ok"} 1'* ]]
+}
+for _ in $(seq 1 50); do
+	reloaded && break
+	sleep 0.1
+done
+reloaded || die "the server did not reload the raised lockout limit; see $log"
+run_bench password,refresh
+# A burst of concurrent logins: the server bounds the argon2id hashes in
+# flight (the rest wait, then get 503), so its peak RSS must stay bounded.
+run_bench password "$burst" "$burst_seconds"
 stop_server
 
 # --- phase 2: the same config with opaque access tokens -------------------

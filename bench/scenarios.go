@@ -10,7 +10,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // target is the server under test and what the scenarios need to talk to it.
@@ -18,6 +20,8 @@ type target struct {
 	baseURL      string // no trailing slash
 	clientID     string
 	clientSecret string
+	username     string // the user of the password and refresh scenarios
+	password     string
 	client       *http.Client
 }
 
@@ -34,14 +38,18 @@ func (t *target) basicAuth() string {
 type fixture struct {
 	auth  string // Authorization header value (client Basic auth)
 	token string // an access token obtained in setup
+	login string // the password grant's form body (user credentials)
 }
 
-// scenario is one named load pattern. request builds one request per
-// iteration; it runs concurrently in every worker and must not mutate f.
+// scenario is one named load pattern. Without newWorker, request builds one
+// request per iteration; it runs concurrently in every worker and must not
+// mutate f. With newWorker, each worker has its own state instead.
 type scenario struct {
 	name string
 	// needsClient says the scenario needs -client-id and -client-secret.
 	needsClient bool
+	// needsUser says the scenario needs -username and -password.
+	needsUser bool
 	// setup, when set, runs once before the warm-up and fills f. An error
 	// wrapping errWrongServer means the server runs another configuration than
 	// the scenario is meant for.
@@ -52,6 +60,34 @@ type scenario struct {
 	// error key to count it under, or "" when the response is good. Without
 	// check, the body is drained unread.
 	check func(body []byte) string
+	// newWorker, when set, makes one worker's own state after setup and
+	// before the warm-up (not timed; one worker after the other); request
+	// and check are then unused.
+	newWorker func(ctx context.Context, t *target, f *fixture) (*worker, error)
+}
+
+// worker is one load worker's view of a scenario. Only that worker's
+// goroutine uses it, so it may keep state from one iteration to the next.
+type worker struct {
+	// request builds the next iteration's request; what it does before
+	// returning is not timed. When it cannot build one for a reason the run
+	// goes on with, it returns no request and the key to count the
+	// iteration under instead. An error stops the run.
+	request func(ctx context.Context) (req *http.Request, key string, err error)
+	// check is as scenario.check.
+	check func(body []byte) string
+}
+
+// statelessWorker is the worker of a scenario without newWorker: every
+// worker shares f and builds its requests with s.request.
+func (s scenario) statelessWorker(t *target, f *fixture) *worker {
+	return &worker{
+		request: func(ctx context.Context) (*http.Request, string, error) {
+			req, err := s.request(ctx, t, f)
+			return req, "", err
+		},
+		check: s.check,
+	}
 }
 
 // errWrongServer marks a setup failure caused by the server's configuration
@@ -82,6 +118,22 @@ var scenarios = []scenario{
 	{
 		name:    "jwks",
 		request: jwksRequest,
+	},
+	{
+		// One password login per iteration: bounded by argon2id by design.
+		name:        "password",
+		needsClient: true,
+		needsUser:   true,
+		setup:       passwordSetup(false),
+		request:     passwordRequest,
+	},
+	{
+		// Each worker follows its own rotating chain of refresh tokens.
+		name:        "refresh",
+		needsClient: true,
+		needsUser:   true,
+		setup:       passwordSetup(true),
+		newWorker:   newRefreshWorker,
 	},
 }
 
@@ -115,6 +167,173 @@ func introspectRequest(ctx context.Context, t *target, f *fixture) (*http.Reques
 
 func jwksRequest(ctx context.Context, t *target, _ *fixture) (*http.Request, error) {
 	return http.NewRequestWithContext(ctx, http.MethodGet, t.baseURL+"/.well-known/jwks.json", nil)
+}
+
+func passwordRequest(ctx context.Context, t *target, f *fixture) (*http.Request, error) {
+	return formPost(ctx, t.baseURL+"/oauth2/token", f.auth, f.login)
+}
+
+// passwordForm is the body of a password grant request for t's user.
+func passwordForm(t *target) string {
+	return url.Values{
+		"grant_type": {"password"},
+		"username":   {t.username},
+		"password":   {t.password},
+	}.Encode()
+}
+
+// passwordSetup logs in once, so that wrong credentials or a server without
+// the password grant fail here rather than as a run full of errors (or a
+// locked account). With wantRefresh, the answer must carry a refresh token.
+func passwordSetup(wantRefresh bool) func(context.Context, *target, *fixture) error {
+	return func(ctx context.Context, t *target, f *fixture) error {
+		f.auth = t.basicAuth()
+		f.login = passwordForm(t)
+		status, body, err := postForm(ctx, t, f.auth, f.login)
+		if err != nil {
+			return fmt.Errorf("password login: %w", err)
+		}
+		if status != http.StatusOK {
+			err := fmt.Errorf("password login: HTTP %d: %s", status, snippet(body))
+			if status == http.StatusBadRequest || status == http.StatusUnauthorized {
+				switch oauthError(body) {
+				case "unsupported_grant_type", "unauthorized_client":
+					return fmt.Errorf("%w: %w", errWrongServer, err)
+				}
+			}
+			return err
+		}
+		tr, err := parseTokenResponse(body)
+		if err != nil {
+			return fmt.Errorf("password login: %w", err)
+		}
+		if wantRefresh && tr.RefreshToken == "" {
+			return fmt.Errorf("%w: the password login answers no refresh_token (has the client the refresh_token grant?)", errWrongServer)
+		}
+		return nil
+	}
+}
+
+// refreshWorker follows one chain of refresh tokens. Each token is sent
+// once: rotation makes it single-use, and sending a used one again would
+// revoke the chain (reuse detection).
+type refreshWorker struct {
+	t *target
+	f *fixture
+	// token is the refresh token for the next iteration; "" when the last
+	// one was spent without a new one coming back (the chain is broken).
+	token string
+}
+
+// loginRetryDelay is the pause between logins when the server answers 503
+// while the workers are being made.
+var loginRetryDelay = 100 * time.Millisecond
+
+// newRefreshWorker starts a worker's chain with a password login (retried
+// while the server answers 503: its hashing queue is full when many
+// workers log in at once).
+func newRefreshWorker(ctx context.Context, t *target, f *fixture) (*worker, error) {
+	w := &refreshWorker{t: t, f: f}
+	for busy := 0; ; busy++ {
+		key, err := w.logIn(ctx)
+		switch {
+		case key == "":
+			return &worker{request: w.request, check: w.check}, nil
+		case busy > 0 && ctx.Err() != nil:
+			return nil, fmt.Errorf("password login: HTTP 503 %d times, then %w", busy, ctx.Err())
+		case key != "503":
+			return nil, fmt.Errorf("password login: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("password login: HTTP 503 %d times, then %w", busy+1, ctx.Err())
+		case <-time.After(loginRetryDelay):
+		}
+	}
+}
+
+// logIn starts a new chain. It returns "" on success, or the key to count
+// the failure under and an error describing it.
+func (w *refreshWorker) logIn(ctx context.Context) (string, error) {
+	status, body, err := postForm(ctx, w.t, w.f.auth, w.f.login)
+	if err != nil {
+		return "transport", err
+	}
+	if status != http.StatusOK {
+		return strconv.Itoa(status), fmt.Errorf("HTTP %d: %s", status, snippet(body))
+	}
+	tr, err := parseTokenResponse(body)
+	if err != nil {
+		return "bad_json", err
+	}
+	if tr.RefreshToken == "" {
+		return "no_refresh_token", errors.New("the answer carries no refresh_token")
+	}
+	w.token = tr.RefreshToken
+	return "", nil
+}
+
+// request sends the current refresh token, after logging in again (not
+// timed) when the chain broke. A failed login is counted as
+// "login_<key>"; the next iteration tries again.
+func (w *refreshWorker) request(ctx context.Context) (*http.Request, string, error) {
+	if w.token == "" {
+		if key, _ := w.logIn(ctx); key != "" {
+			return nil, "login_" + key, nil
+		}
+	}
+	body := "grant_type=refresh_token&refresh_token=" + url.QueryEscape(w.token)
+	w.token = "" // spent, whatever the answer
+	req, err := formPost(ctx, w.t.baseURL+"/oauth2/token", w.f.auth, body)
+	return req, "", err
+}
+
+// check keeps the rotated refresh token for the next iteration.
+func (w *refreshWorker) check(body []byte) string {
+	var tr struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if json.Unmarshal(body, &tr) != nil || tr.RefreshToken == "" {
+		return "no_refresh_token"
+	}
+	w.token = tr.RefreshToken
+	return ""
+}
+
+// postForm sends a setup-style form POST to the token endpoint.
+func postForm(ctx context.Context, t *target, auth, body string) (int, []byte, error) {
+	req, err := formPost(ctx, t.baseURL+"/oauth2/token", auth, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	return do(t.client, req)
+}
+
+// tokenResponse is the part of a token endpoint answer the harness reads.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+func parseTokenResponse(body []byte) (tokenResponse, error) {
+	var tr tokenResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return tr, fmt.Errorf("token response: %w: %s", err, snippet(body))
+	}
+	if tr.AccessToken == "" {
+		return tr, fmt.Errorf("token response without access_token: %s", snippet(body))
+	}
+	return tr, nil
+}
+
+// oauthError returns the "error" member of an OAuth error answer, or "".
+func oauthError(body []byte) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Error
 }
 
 func formPost(ctx context.Context, u, auth, body string) (*http.Request, error) {
@@ -198,15 +417,9 @@ func fetchToken(ctx context.Context, t *target, auth string) (string, error) {
 	if status != http.StatusOK {
 		return "", fmt.Errorf("token request: HTTP %d: %s", status, snippet(body))
 	}
-	var tr struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-	}
-	if err := json.Unmarshal(body, &tr); err != nil {
-		return "", fmt.Errorf("token response: %w: %s", err, snippet(body))
-	}
-	if tr.AccessToken == "" {
-		return "", fmt.Errorf("token response without access_token: %s", snippet(body))
+	tr, err := parseTokenResponse(body)
+	if err != nil {
+		return "", err
 	}
 	return tr.AccessToken, nil
 }

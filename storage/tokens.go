@@ -152,8 +152,8 @@ const tokenInsertColumns = "(signature, request_id, client_id, subject, requeste
 	"scopes, granted_scopes, requested_audience, granted_audience, form, session_data, active)"
 
 // insertAccessTokens writes rows as one multi-row INSERT, binding the columns
-// directly rather than through GORM's reflection (the group committer's hot
-// path).
+// directly rather than through GORM's reflection (the hot path of every
+// token issued).
 func insertAccessTokens(db *gorm.DB, rows []*accessTokenRow) error {
 	var q strings.Builder
 	q.WriteString("INSERT INTO access_tokens " + tokenInsertColumns + " VALUES ")
@@ -163,11 +163,25 @@ func insertAccessTokens(db *gorm.DB, rows []*accessTokenRow) error {
 			q.WriteByte(',')
 		}
 		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
-		t := &r.Token
-		args = append(args, t.Signature, t.RequestID, t.ClientID, t.Subject, t.RequestedAt, t.ExpiresAt,
-			t.Scopes, t.GrantedScopes, t.RequestedAudience, t.GrantedAudience, t.Form, t.SessionData, t.Active)
+		args = r.Token.appendArgs(args)
 	}
 	return db.Exec(q.String(), args...).Error
+}
+
+// insertRefreshToken writes one refresh token row, as insertAccessTokens.
+func insertRefreshToken(db *gorm.DB, row *refreshTokenRow) error {
+	args := row.Token.appendArgs(make([]any, 0, 14))
+	return db.Exec("INSERT INTO refresh_tokens "+refreshInsertColumns+" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		append(args, row.AccessSignature)...).Error
+}
+
+const refreshInsertColumns = "(signature, request_id, client_id, subject, requested_at, expires_at, " +
+	"scopes, granted_scopes, requested_audience, granted_audience, form, session_data, active, access_signature)"
+
+// appendArgs appends the row's values in tokenInsertColumns order.
+func (t *tokenRow) appendArgs(args []any) []any {
+	return append(args, t.Signature, t.RequestID, t.ClientID, t.Subject, t.RequestedAt, t.ExpiresAt,
+		t.Scopes, t.GrantedScopes, t.RequestedAudience, t.GrantedAudience, t.Form, t.SessionData, t.Active)
 }
 
 // takeToken reads the row of table under signature into row, or returns
@@ -242,7 +256,7 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 		return fmt.Errorf("storage: %s: %w", op, err)
 	}
 	if s.txFrom(ctx) != nil {
-		return mapErr(op, s.db(ctx).Create(&accessTokenRow{Token: row}).Error)
+		return mapErr(op, insertAccessTokens(s.db(ctx), []*accessTokenRow{{Token: row}}))
 	}
 	return mapErr(op, s.accessInserts.insert(ctx, &accessTokenRow{Token: row}))
 }
@@ -299,7 +313,7 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, access
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", op, err)
 	}
-	return mapErr(op, s.db(ctx).Create(&refreshTokenRow{Token: row, AccessSignature: accessSignature}).Error)
+	return mapErr(op, insertRefreshToken(s.db(ctx), &refreshTokenRow{Token: row, AccessSignature: accessSignature}))
 }
 
 // GetRefreshTokenSession returns the request stored under signature, its

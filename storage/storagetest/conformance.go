@@ -40,6 +40,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"InactiveRefreshToken", testInactiveRefreshToken},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"ConcurrentRotation", testConcurrentRotation},
+		{"RefreshFamily", testRefreshFamily},
 		{"RevokeByRequestID", testRevokeByRequestID},
 		{"RevokeSubject", testRevokeSubject},
 		{"TimeZones", testTimeZones},
@@ -1033,4 +1034,62 @@ func testConcurrentAccessInserts(t *testing.T, s *storage.Store) {
 		}
 		wantAccess(t, s, sig(fmt.Sprint("bulk-", i)))
 	}
+}
+
+// testRefreshFamily: the primitives the refresh handler's reuse detection
+// and grace period stand on.
+func testRefreshFamily(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	g, other := newRequest(grant{id: "fam"}), newRequest(grant{id: "other"})
+	createAccess(t, s, ctx, sig("fam-a1"), g)
+	createRefresh(t, s, ctx, sig("fam-r1"), sig("fam-a1"), g)
+	createAccess(t, s, ctx, sig("other-a"), other)
+	createRefresh(t, s, ctx, sig("other-r"), sig("other-a"), other)
+
+	if at, err := s.RefreshTokenUsedAt(ctx, sig("fam-r1")); err != nil || !at.IsZero() {
+		t.Fatalf("used_at of an unused token = %v, %v; want zero", at, err)
+	}
+	wantErrIs(t, "used_at of an unknown token", func() error { _, err := s.RefreshTokenUsedAt(ctx, sig("nope")); return err }(), fosite.ErrNotFound)
+	wantErrIs(t, "a row lock outside a transaction", s.LockRefreshToken(ctx, sig("fam-r1")), storage.ErrNoTransaction)
+
+	// Rotate r1 and store its successor pair, as the refresh handler does.
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.LockRefreshToken(ctx, sig("fam-r1")); err != nil {
+			return err
+		}
+		if err := s.RotateRefreshToken(ctx, "fam", sig("fam-r1")); err != nil {
+			return err
+		}
+		if err := s.CreateAccessTokenSession(ctx, sig("fam-a2"), g); err != nil {
+			return err
+		}
+		return s.CreateRefreshTokenSession(ctx, sig("fam-r2"), sig("fam-a2"), g)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, err := s.RefreshTokenUsedAt(ctx, sig("fam-r1")); err != nil || at.IsZero() {
+		t.Fatalf("used_at after rotation = %v, %v; want set", at, err)
+	}
+
+	// The grace path ends the live pair (r2 and a2), nothing older.
+	n, err := s.RevokeLiveRefreshTokens(ctx, "fam")
+	if err != nil || n != 1 {
+		t.Fatalf("RevokeLiveRefreshTokens = %d, %v; want 1", n, err)
+	}
+	wantRefresh(t, s, sig("fam-r2"), "inactive")
+	wantNoAccess(t, s, sig("fam-a2"))
+	wantAccess(t, s, sig("fam-a1"))
+	if n, err := s.RevokeLiveRefreshTokens(ctx, "fam"); err != nil || n != 0 {
+		t.Fatalf("a second RevokeLiveRefreshTokens = %d, %v; want 0 (no live token left)", n, err)
+	}
+
+	// Reuse revokes the whole grant, and only it.
+	if err := s.RevokeGrant(ctx, "fam"); err != nil {
+		t.Fatal(err)
+	}
+	wantNoAccess(t, s, sig("fam-a1"))
+	wantRefresh(t, s, sig("fam-r1"), "inactive")
+	wantAccess(t, s, sig("other-a"))
+	wantRefresh(t, s, sig("other-r"), "active")
 }

@@ -2,8 +2,8 @@ package server_test
 
 import (
 	"crypto"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"

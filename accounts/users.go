@@ -252,6 +252,16 @@ func (s *Service) GetByUsername(ctx context.Context, realmID, username string) (
 	return fromStorage(u), nil
 }
 
+// GetByArbitraryID returns the Work API user of environment guid (in
+// realmID) with this arbitrary_id, case-sensitively, or ErrNotFound.
+func (s *Service) GetByArbitraryID(ctx context.Context, realmID, guid, arbitraryID string) (*User, error) {
+	u, err := s.store.FindUserByArbitraryID(ctx, realmID, guid, arbitraryID)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	return fromStorage(u), nil
+}
+
 // GetByEmail returns the user of realmID with this e-mail (compared as
 // [Normalize] does), or ErrNotFound.
 func (s *Service) GetByEmail(ctx context.Context, realmID, email string) (*User, error) {

@@ -106,7 +106,7 @@ func (c *Core) authenticateAssertion(ctx context.Context, form url.Values) (fosi
 	}
 	tok, err := inbound.Parse(form.Get("client_assertion"), 0)
 	if err != nil {
-		return nil, fosite.ErrInvalidClient.WithHint(err.Error())
+		return nil, fosite.ErrInvalidClient.WithHint(inbound.Reason(err))
 	}
 	id := tok.Claims.Issuer
 	if id == "" || tok.Claims.Subject != id {
@@ -128,9 +128,13 @@ func (c *Core) authenticateAssertion(ctx context.Context, form url.Values) (fosi
 		MaxLifetime:     MaxAssertionLifetime,
 		Leeway:          c.Snap.Tokens.Leeway,
 	}
-	if err := tok.Verify(ctx, cl.PublicKeys, id, rules, c.now(), c.Store); err != nil {
+	err = tok.Verify(cl.PublicKeys, rules, c.now())
+	if err == nil {
+		err = tok.Consume(ctx, id, rules, c.Store)
+	}
+	if err != nil {
 		if errors.Is(err, inbound.ErrInvalid) || errors.Is(err, inbound.ErrReplayed) {
-			return nil, fosite.ErrInvalidClient.WithHint(err.Error())
+			return nil, fosite.ErrInvalidClient.WithHint(inbound.Reason(err))
 		}
 		return nil, fosite.ErrServerError.WithWrap(err)
 	}

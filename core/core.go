@@ -97,9 +97,11 @@ func New(snap *config.Snapshot, store *storage.Store, opts Options, grants ...Gr
 		ClientAuthenticationStrategy: c.AuthenticateClient,
 		SendDebugMessagesToClients:   false,
 	}
+	internal := &internalGrant{core: c}
 	factories := []compose.Factory{
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
+		func(fosite.Configurator, any, any) any { return internal },
 	}
 	for _, build := range grants {
 		g := build(c)

@@ -16,11 +16,13 @@ const (
 // session it has JSON tags (it is stored as JSON) and carries no frozen
 // claims: the JWT claims are built fresh each time a token is issued.
 type Session struct {
-	Subject   string                         `json:"sub"`
-	Kind      string                         `json:"kind"`
-	Realm     string                         `json:"realm"`
-	Username  string                         `json:"username,omitempty"`
-	ExpiresAt map[fosite.TokenType]time.Time `json:"exp,omitempty"`
+	Subject  string `json:"sub"`
+	Kind     string `json:"kind"`
+	Realm    string `json:"realm"`
+	Username string `json:"username,omitempty"`
+	// Environment is the Work API environment a user token was issued for.
+	Environment string                         `json:"env,omitempty"`
+	ExpiresAt   map[fosite.TokenType]time.Time `json:"exp,omitempty"`
 }
 
 var _ fosite.Session = (*Session)(nil)

@@ -57,10 +57,12 @@ type Rules struct {
 
 // Token is a parsed, not yet verified, compact JWS.
 type Token struct {
-	raw     string
-	Header  Header
-	Claims  Claims
-	payload []byte
+	raw      string
+	Header   Header
+	Claims   Claims
+	payload  []byte
+	verified bool      // Verify passed
+	exp      time.Time // the verified exp
 }
 
 // Header is the protected header fields Latchkey reads.
@@ -234,9 +236,10 @@ func parseClaims(payload []byte) (Claims, error) {
 
 // Verify checks the token's signature against keys (a kid in the header must
 // name one of them; without kid each key of the header's algorithm is tried),
-// then the time and audience rules, and last records the jti as used under
-// (rules.Kind, issuer). A failure wraps ErrInvalid or ErrReplayed.
-func (t *Token) Verify(ctx context.Context, keys []config.PublicKey, issuer string, rules Rules, now time.Time, once OnceRecorder) error {
+// then the time and audience rules and the jti's presence. It writes
+// nothing: a token that passes is used up by Consume, last, once the caller's
+// own checks have passed too. A failure wraps ErrInvalid.
+func (t *Token) Verify(keys []config.PublicKey, rules Rules, now time.Time) error {
 	if err := t.verifySignature(keys); err != nil {
 		return err
 	}
@@ -247,16 +250,30 @@ func (t *Token) Verify(ctx context.Context, keys []config.PublicKey, issuer stri
 	if err := t.checkAudience(rules); err != nil {
 		return err
 	}
-	if t.Claims.JTI == "" {
-		if rules.RequireJTI {
-			return invalid(`claim "jti" is required`)
-		}
-		return nil
+	if t.Claims.JTI == "" && rules.RequireJTI {
+		return invalid(`claim "jti" is required`)
 	}
 	if len(t.Claims.JTI) > 255 {
 		return invalid(`claim "jti" is longer than 255 characters`)
 	}
-	if err := once.UseOnce(ctx, rules.Kind, issuer, t.Claims.JTI, exp.Add(rules.Leeway)); err != nil {
+	t.verified, t.exp = true, exp
+	return nil
+}
+
+// Consume records the verified token's jti as used under (rules.Kind,
+// issuer), until its exp plus leeway: one INSERT under a unique key, so of
+// any number of concurrent uses exactly one succeeds. A token without jti
+// has nothing to record. Run it in the caller's transaction (ctx) when the
+// token's effect is written there, so that a failure leaves the jti unused.
+// A replay wraps ErrReplayed.
+func (t *Token) Consume(ctx context.Context, issuer string, rules Rules, once OnceRecorder) error {
+	if !t.verified {
+		return invalid("token not verified")
+	}
+	if t.Claims.JTI == "" {
+		return nil
+	}
+	if err := once.UseOnce(ctx, rules.Kind, issuer, t.Claims.JTI, t.exp.Add(rules.Leeway)); err != nil {
 		if IsUsed(err) {
 			return fmt.Errorf("%w: jti %q was already used", ErrReplayed, t.Claims.JTI)
 		}
@@ -346,3 +363,8 @@ func (t *Token) checkAudience(rules Rules) error {
 
 // IsUsed reports whether err says a single-use id was already recorded.
 func IsUsed(err error) bool { return errors.Is(err, storage.ErrAlreadyUsed) }
+
+// Reason is err's message for the caller, without the package prefix.
+func Reason(err error) string {
+	return strings.TrimPrefix(err.Error(), "inbound: ")
+}

@@ -145,7 +145,7 @@ func TestVerifyRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tok, err := Parse(tc.token, 0)
 			if err == nil {
-				err = tok.Verify(context.Background(), keys, "c", rules, now, &memOnce{seen: map[string]bool{}})
+				err = verifyAndConsume(tok, keys, "c", rules, &memOnce{seen: map[string]bool{}})
 			}
 			if tc.want == nil && err != nil {
 				t.Fatalf("rejected: %v", err)
@@ -175,7 +175,7 @@ func TestVerifyReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return p.Verify(context.Background(), keys, issuer, Rules{Kind: "k"}, now, once)
+		return verifyAndConsume(p, keys, issuer, Rules{Kind: "k"}, once)
 	}
 	if err := verify("a"); err != nil {
 		t.Fatal(err)
@@ -213,4 +213,11 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted alg %q", tok.Header.Alg)
 		}
 	})
+}
+
+func verifyAndConsume(tok *Token, keys []config.PublicKey, issuer string, rules Rules, once OnceRecorder) error {
+	if err := tok.Verify(keys, rules, now); err != nil {
+		return err
+	}
+	return tok.Consume(context.Background(), issuer, rules, once)
 }

@@ -341,7 +341,7 @@ func TestOperationalRoutes(t *testing.T) {
 	if rt, _ := md["response_types_supported"].([]any); rt == nil || len(rt) != 0 {
 		t.Errorf("response_types_supported = %v; want [] (no authorization endpoint)", md["response_types_supported"])
 	}
-	if gt, _ := md["grant_types_supported"].([]any); fmt.Sprint(gt) != "[client_credentials password refresh_token]" {
+	if gt, _ := md["grant_types_supported"].([]any); fmt.Sprint(gt) != "[client_credentials password refresh_token urn:ietf:params:oauth:grant-type:jwt-bearer]" {
 		t.Errorf("grant_types_supported = %v; want only what works", md["grant_types_supported"])
 	}
 }

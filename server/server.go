@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/handlers/grants"
 	"github.com/latchkey/latchkey/handlers/oauth"
+	"github.com/latchkey/latchkey/handlers/workapi"
 	"github.com/latchkey/latchkey/storage"
 )
 
@@ -26,6 +27,7 @@ var Grants = []core.GrantFactory{
 	grants.NewClientCredentials,
 	grants.NewPassword,
 	grants.NewRefresh,
+	grants.NewAPT,
 }
 
 // Options tune a Server; the zero value is production.
@@ -109,6 +111,10 @@ func (s *Server) Reload(snap *config.Snapshot) error {
 			s.log.Warn("config reload: this key changes only on restart; keeping the running value", "key", d.key)
 		}
 	}
+	if was, now := s.fixed.Compat.WorkAPI, snap.Compat.WorkAPI; now.Enabled && (!was.Enabled || was.Prefix != now.Prefix) {
+		s.log.Warn("config reload: a surface's new prefix, or a surface that was off at start, takes a restart",
+			"key", "compat.workapi", "running_prefix", was.Prefix, "enabled_at_start", was.Enabled)
+	}
 	next.Issuer, next.Listen, next.Database = s.fixed.Issuer, s.fixed.Listen, s.fixed.Database
 	cr, err := s.build(&next)
 	if err != nil {
@@ -143,6 +149,12 @@ func (s *Server) routes() *gin.Engine {
 		OnIssued: func(g string) { s.metrics.issued.WithLabelValues(g).Inc() },
 	}
 	oh.Register(e)
+	// Surfaces are mounted at the prefixes in force at start; a reload can
+	// switch a mounted surface off (it answers 404) and on again, but a new
+	// prefix, or a surface off at start, takes a restart (logged by Reload).
+	if wa := s.fixed.Compat.WorkAPI; wa.Enabled {
+		(&workapi.Handler{Current: s.Current, Logger: s.log}).Register(e, wa.Prefix)
+	}
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
 	metricsHandler := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})

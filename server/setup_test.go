@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
+	"sync"
 
 	"context"
 	"crypto"
@@ -28,13 +31,17 @@ type fixture struct {
 	http        *httptest.Server
 	store       *storage.Store
 	snap        *config.Snapshot
-	secret      string        // secret of client "svc" (client_secret_basic)
-	postSecret  string        // secret of client "svc-post" (client_secret_post)
-	otherSecret string        // secret of client "other" (realm rl_other)
-	appSecret   string        // secret of client "app" (password + refresh_token)
-	dsn         string        // the MySQL DSN, shared with replicas
-	clientKey   crypto.Signer // private key of client "jwt-client" (private_key_jwt, ES256)
-	yaml        string
+	secret      string // secret of client "svc" (client_secret_basic)
+	postSecret  string // secret of client "svc-post" (client_secret_post)
+	otherSecret string // secret of client "other" (realm rl_other)
+	appSecret   string // secret of client "app" (password + refresh_token)
+	// providerSecret is the secret of client "provider", the Work API
+	// environment's client; envKey is that environment's RS256 key.
+	providerSecret string
+	envKey         crypto.Signer
+	dsn            string        // the MySQL DSN, shared with replicas
+	clientKey      crypto.Signer // private key of client "jwt-client" (private_key_jwt, ES256)
+	yaml           string
 }
 
 func onePEM(t testing.TB, b []byte) string {
@@ -64,6 +71,9 @@ func testConfig(t testing.TB, f *fixture, format, grace string) string {
 		t.Fatal(err)
 	}
 	ckPEM, _ := config.EncodePublicKeyPEM(f.clientKey.Public())
+	f.envKey = testRSAKey(t)
+	envPEM, _ := config.EncodePublicKeyPEM(f.envKey.Public())
+	f.providerSecret = secrethash.Generate()
 	f.secret, f.postSecret, f.otherSecret, f.appSecret = secrethash.Generate(), secrethash.Generate(), secrethash.Generate(), secrethash.Generate()
 	return fmt.Sprintf(`
 issuer: http://issuer.test
@@ -104,13 +114,28 @@ clients:
     auth_method: client_secret_basic
     grant_types: [password, refresh_token]
     scopes: [profile]
+  - id: provider
+    realm: rl_test
+    secret_hash: %s
+    auth_method: client_secret_basic
+    grant_types: ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    scopes: [profile]
+    refresh_token_ttl: 30m
   - id: other
     realm: rl_other
     secret_hash: %s
     auth_method: client_secret_basic
     grant_types: [client_credentials]
     scopes: [read]
-`, onePEM(t, skPEM), format, grace, hashOf(t, f.secret), hashOf(t, f.postSecret), onePEM(t, ckPEM), hashOf(t, f.appSecret), hashOf(t, f.otherSecret))
+environments:
+  - guid: %s
+    realm: rl_test
+    public_keys: [{alg: RS256, pem: "%s"}]
+    max_apt_ttl: 60s
+    user_token_ttl: 1h
+    client: provider
+`, onePEM(t, skPEM), format, grace, hashOf(t, f.secret), hashOf(t, f.postSecret), onePEM(t, ckPEM), hashOf(t, f.appSecret),
+		hashOf(t, f.providerSecret), hashOf(t, f.otherSecret), envGUID, onePEM(t, envPEM))
 }
 
 type fixtureOpts struct {
@@ -135,6 +160,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	var yaml string
 	if r := o.replicaOf; r != nil {
 		f.secret, f.postSecret, f.otherSecret, f.appSecret, f.clientKey = r.secret, r.postSecret, r.otherSecret, r.appSecret, r.clientKey
+		f.providerSecret, f.envKey = r.providerSecret, r.envKey
 		f.yaml, yaml, f.dsn = r.yaml, r.yaml, r.dsn
 	} else {
 		f.yaml = testConfig(t, f, o.format, o.grace)
@@ -198,4 +224,24 @@ func hs256(t *testing.T, key []byte, claims map[string]any) string {
 	}
 	out, _ := jws.CompactSerialize()
 	return out
+}
+
+// envGUID is the test environment, in the seed's shape.
+const envGUID = "123456-1234-5678-12345679"
+
+var (
+	rsaKeyOnce sync.Once
+	rsaKey     *rsa.PrivateKey
+)
+
+// testRSAKey is one 2048-bit key for the whole test binary: generating one
+// per fixture would dominate the run time under -race.
+func testRSAKey(t testing.TB) *rsa.PrivateKey {
+	rsaKeyOnce.Do(func() {
+		var err error
+		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return rsaKey
 }

@@ -230,6 +230,17 @@ func (s *Store) GetUser(ctx context.Context, realm, id string) (*User, error) {
 	return row.user(), nil
 }
 
+// FindUserByArbitraryID returns the Work API user of the environment guid
+// with this arbitrary_id (compared byte for byte), or ErrNotFound.
+func (s *Store) FindUserByArbitraryID(ctx context.Context, realm, guid, arbitraryID string) (*User, error) {
+	var row userRow
+	err := s.reader(ctx).Where("realm = ? AND environment_guid = ? AND arbitrary_id = ?", realm, guid, arbitraryID).Take(&row).Error
+	if err != nil {
+		return nil, mapErr("find user by arbitrary_id", err)
+	}
+	return row.user(), nil
+}
+
 // FindUserByLogin returns the user of realm whose username_norm (when
 // byUsername) or email_norm (when byEmail) is norm, in one query. A user
 // whose username matches wins over another whose email does. No match is

@@ -71,7 +71,7 @@ Start a development server (SQLite and generated credentials under ./data):
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usage("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newServeCmd(), newMigrateCmd(), newConfigCmd(), newKeysCmd(), newSecretCmd(), newUsersCmd())
+	root.AddCommand(newServeCmd(), newMigrateCmd(), newConfigCmd(), newKeysCmd(), newSecretCmd(), newUsersCmd(), newAptCmd())
 	return root
 }
 

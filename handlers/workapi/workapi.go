@@ -92,7 +92,7 @@ func bearer(c *gin.Context) string {
 func (h *Handler) verifyAPT(c *gin.Context, cr *core.Core) (*inbound.APT, bool) {
 	raw := bearer(c)
 	if raw == "" {
-		errAPT(c, "Send the Account Provider Token as Authorization: Bearer <APT>.")
+		errAPT(c, "Send the Account Provider Token in the Authorization header, as Bearer followed by the token.")
 		return nil, false
 	}
 	apt, err := inbound.VerifyAPT(raw, cr.Snap, cr.TokenURL, cr.Now())

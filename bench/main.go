@@ -10,7 +10,8 @@
 // scenario's check) completed inside the measured window; errors counts the
 // rest by HTTP status, "transport" for transport errors, or a scenario's own
 // key (introspect: "inactive"; refresh: "login_<status>" for a failed
-// re-login, "no_refresh_token"). Requests still in flight at the deadline are
+// re-login, "no_refresh_token"; apt_grant: "no_access_token"; users_me:
+// "no_token"). Requests still in flight at the deadline are
 // let finish (up to 2 s) but not counted. rss_mib is the VmRSS of
 // -server-pid after the scenario, rss_peak_mib its VmHWM (the peak RSS since
 // the server started; both 0 without -server-pid). Diagnostics go to stderr.
@@ -19,6 +20,15 @@
 // The password and refresh scenarios log in as -username/-password
 // ($DEMO_USERNAME/$DEMO_PASSWORD); with -scenario all they are skipped when no
 // user is given.
+//
+// The Work API scenarios apt_grant (the jwt-bearer grant with an Account
+// Provider Token) and users_me (GET /workapi/users/me) sign APTs for the
+// environment -environment with the RSA key in -environment-key
+// ($DEMO_ENVIRONMENT_GUID/$DEMO_ENVIRONMENT_KEY); with -scenario all they are
+// skipped when no environment is given. Their setup creates one Work API
+// user per worker. apt_grant pre-mints its APTs before the warm-up, enough
+// for -apt-rate grants/s (× 1.5), so that no signing happens while it is
+// measured (see workapi.go).
 //
 // bench/run.sh builds the server, starts it on a fresh database and runs the
 // standard scenarios against it.
@@ -65,6 +75,10 @@ type options struct {
 	password     string
 	serverPID    int
 	allowRemote  bool
+	environment  string        // Work API environment GUID
+	envKeyFile   string        // its private key (PEM)
+	aptRate      float64       // apt_grant's rate estimate, to size the APT pool
+	aptTTL       time.Duration // exp - iat of the APTs
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -92,6 +106,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.username, "username", "", "user `name` for the password and refresh scenarios (default $DEMO_USERNAME)")
 	fs.StringVar(&o.password, "password", "", "the user's `password` (default $DEMO_PASSWORD; prefer the variable: flags show in ps)")
 	fs.IntVar(&o.serverPID, "server-pid", 0, "`pid` of the server process, to report its VmRSS and VmHWM (0: report 0)")
+	fs.StringVar(&o.environment, "environment", "", "Work API environment `GUID` for apt_grant and users_me (default $DEMO_ENVIRONMENT_GUID)")
+	fs.StringVar(&o.envKeyFile, "environment-key", "", "`file` with the environment's RSA private key, PEM PKCS#8 or PKCS#1 (default $DEMO_ENVIRONMENT_KEY)")
+	fs.Float64Var(&o.aptRate, "apt-rate", defaultAPTRate, "expected apt_grant `rate` (per second): APTs for 1.5 times this over warm-up + duration are signed before the run")
+	fs.DurationVar(&o.aptTTL, "apt-ttl", 60*time.Second, "APT lifetime, exp - iat (at most the environment's max_apt_ttl; whole seconds)")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a -url host that is not loopback (load on other hosts is forbidden here)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -110,6 +128,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if o.password == "" {
 		o.password = getenv("DEMO_PASSWORD")
+	}
+	if o.environment == "" {
+		o.environment = getenv("DEMO_ENVIRONMENT_GUID")
+	}
+	if o.envKeyFile == "" {
+		o.envKeyFile = getenv("DEMO_ENVIRONMENT_KEY")
 	}
 
 	base, err := checkURL(rawURL, o.allowRemote)
@@ -133,6 +157,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return nil, fmt.Errorf("-server-pid must not be negative, got %d", o.serverPID)
 	case o.db == "":
 		return nil, errors.New("-db must not be empty")
+	case !(o.aptRate > 0) || math.IsInf(o.aptRate, 0):
+		return nil, fmt.Errorf("-apt-rate must be positive, got %v", o.aptRate)
+	case o.aptTTL < 2*aptExpiryMargin || o.aptTTL%time.Second != 0:
+		return nil, fmt.Errorf("-apt-ttl must be whole seconds and at least %v, got %v", 2*aptExpiryMargin, o.aptTTL)
 	}
 	for _, s := range o.scenarios {
 		if s.needsClient && (o.clientID == "" || o.clientSecret == "") {
@@ -142,11 +170,16 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		if s.needsUser && !o.all && !o.haveUser() {
 			return nil, fmt.Errorf("scenario %s needs a user: set -username/-password or DEMO_USERNAME/DEMO_PASSWORD", s.name)
 		}
+		if s.needsEnvironment && !o.all && !o.haveEnvironment() {
+			return nil, fmt.Errorf("scenario %s needs an environment: set -environment/-environment-key or DEMO_ENVIRONMENT_GUID/DEMO_ENVIRONMENT_KEY", s.name)
+		}
 	}
 	return &o, nil
 }
 
 func (o *options) haveUser() bool { return o.username != "" && o.password != "" }
+
+func (o *options) haveEnvironment() bool { return o.environment != "" && o.envKeyFile != "" }
 
 // parseScenarios resolves a comma-separated list of scenario names; "all"
 // anywhere in it selects every scenario.
@@ -362,11 +395,22 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	t := &target{
 		baseURL: o.baseURL, clientID: o.clientID, clientSecret: o.clientSecret,
 		username: o.username, password: o.password, client: client,
+		concurrency: o.concurrency, window: o.warmup + o.duration, aptRate: o.aptRate, log: stderr,
+	}
+	if o.haveEnvironment() && slices.ContainsFunc(o.scenarios, func(s scenario) bool { return s.needsEnvironment }) {
+		if t.apt, err = loadAPTSigner(o.environment, o.envKeyFile, o.aptTTL); err != nil {
+			fmt.Fprintln(stderr, "bench: -environment-key:", err)
+			return 2
+		}
 	}
 
 	for _, s := range o.scenarios {
 		if s.needsUser && !o.haveUser() { // only with -scenario all (parseOptions)
 			fmt.Fprintf(stderr, "bench: skipping %s: no user (set -username/-password or DEMO_USERNAME/DEMO_PASSWORD)\n", s.name)
+			continue
+		}
+		if s.needsEnvironment && t.apt == nil { // only with -scenario all (parseOptions)
+			fmt.Fprintf(stderr, "bench: skipping %s: no environment (set -environment/-environment-key or DEMO_ENVIRONMENT_GUID/DEMO_ENVIRONMENT_KEY)\n", s.name)
 			continue
 		}
 		var f fixture
@@ -391,6 +435,17 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		if err != nil {
 			fmt.Fprintf(stderr, "bench: %s: setup: %v\n", s.name, err)
 			return 1
+		}
+		if s.prepare != nil {
+			err := s.prepare(ctx, t, &f)
+			if ctx.Err() != nil {
+				fmt.Fprintln(stderr, "bench: interrupted")
+				return 1
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "bench: %s: setup: %v\n", s.name, err)
+				return 1
+			}
 		}
 		lat, errs, err := load(ctx, t, workers, o)
 		if ctx.Err() != nil {

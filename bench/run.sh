@@ -11,7 +11,9 @@
 #
 # Phases, each on a fresh database: the development defaults (JWT access
 # tokens) run client_credentials_jwt, introspect, jwks, password and refresh
-# (as the demo user), then a burst of password logins at BENCH_BURST
+# (as the demo user), apt_grant and users_me (as the demo environment's
+# account provider; skipped with a note when dev-credentials.txt names no
+# environment), then a burst of password logins at BENCH_BURST
 # concurrency whose line's rss_peak_mib is the server's peak RSS so far; then
 # the generated config with access_token_format: opaque runs
 # client_credentials_opaque.
@@ -19,6 +21,8 @@
 # Environment: BENCH_PORT (default: the first free port of 18080-18099),
 # BENCH_CONCURRENCY (16), BENCH_SECONDS (10), BENCH_WARMUP (1, seconds),
 # BENCH_BURST (200, the burst's concurrency), BENCH_BURST_SECONDS (5),
+# BENCH_APT_RATE (the harness's -apt-rate: apt_grant's expected grants/s, which
+# sizes its pool of APTs signed before the run; default the harness's 3000),
 # BENCH_LOG_LEVEL (the server's --log-level, default warn: no line per
 # request), BENCH_KEEP=1 keeps the temp dir (binaries, data, server logs) after a
 # successful run; after a failure it is always kept.
@@ -56,9 +60,11 @@ seconds=${BENCH_SECONDS:-10}
 warmup=${BENCH_WARMUP:-1}
 burst=${BENCH_BURST:-200}
 burst_seconds=${BENCH_BURST_SECONDS:-5}
+apt_rate=${BENCH_APT_RATE:-}
 for v in concurrency seconds warmup burst burst_seconds; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
+[[ -z $apt_rate || $apt_rate =~ ^[0-9]+$ ]] || die "BENCH_APT_RATE must be a whole number, got '$apt_rate'"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -247,8 +253,10 @@ run_bench() {
 	mkfifo "$fifo"
 	tee -a "$results" <"$fifo" &
 	tee_pid=$!
+	local extra=()
+	[[ -z $apt_rate ]] || extra=(-apt-rate "$apt_rate")
 	"$tmp/bench" -url "$base_url" -scenario "$1" -concurrency "$conc" \
-		-duration "${secs}s" -warmup "${warmup}s" -db "$mode" -server-pid "$server_pid" >"$fifo" &
+		-duration "${secs}s" -warmup "${warmup}s" -db "$mode" -server-pid "$server_pid" "${extra[@]}" >"$fifo" &
 	bench_pid=$!
 	wait "$bench_pid" || rc=$?
 	bench_pid=
@@ -314,19 +322,31 @@ creds=$(
 	set +u
 	# shellcheck disable=SC1090
 	. "$cred" >/dev/null
-	printf '%s\n%s\n%s\n%s\n' "${DEMO_CLIENT_ID-}" "${DEMO_CLIENT_SECRET-}" "${DEMO_USERNAME-}" "${DEMO_PASSWORD-}"
+	printf '%s\n%s\n%s\n%s\n%s\n%s\n' "${DEMO_CLIENT_ID-}" "${DEMO_CLIENT_SECRET-}" "${DEMO_USERNAME-}" "${DEMO_PASSWORD-}" \
+		"${DEMO_ENVIRONMENT_GUID-}" "${DEMO_ENVIRONMENT_KEY-}"
 )
 {
 	IFS= read -r DEMO_CLIENT_ID
 	IFS= read -r DEMO_CLIENT_SECRET
 	IFS= read -r DEMO_USERNAME
 	IFS= read -r DEMO_PASSWORD
+	IFS= read -r DEMO_ENVIRONMENT_GUID
+	IFS= read -r DEMO_ENVIRONMENT_KEY
 } <<<"$creds"
 unset creds
 [[ -n $DEMO_CLIENT_ID && -n $DEMO_CLIENT_SECRET ]] || die "$cred sets no DEMO_CLIENT_ID/DEMO_CLIENT_SECRET"
 [[ -n $DEMO_USERNAME && -n $DEMO_PASSWORD ]] || die "$cred sets no DEMO_USERNAME/DEMO_PASSWORD"
 # The harness reads them from the environment (a flag would show in ps).
 export DEMO_CLIENT_ID DEMO_CLIENT_SECRET DEMO_USERNAME DEMO_PASSWORD
+have_environment=0
+if [[ -n $DEMO_ENVIRONMENT_GUID && -n $DEMO_ENVIRONMENT_KEY ]]; then
+	# The key's path is relative to the server's directory ($tmp).
+	[[ $DEMO_ENVIRONMENT_KEY == /* ]] || DEMO_ENVIRONMENT_KEY=$tmp/$DEMO_ENVIRONMENT_KEY
+	export DEMO_ENVIRONMENT_GUID DEMO_ENVIRONMENT_KEY
+	have_environment=1
+else
+	unset DEMO_ENVIRONMENT_GUID DEMO_ENVIRONMENT_KEY
+fi
 
 run_bench client_credentials_jwt,introspect,jwks
 # Sixteen concurrent logins of one user would hold more than the realm's
@@ -346,6 +366,13 @@ for _ in $(seq 1 50); do
 done
 reloaded || die "the server did not reload the raised lockout limit; see $log"
 run_bench password,refresh
+# The Work API as an account provider: the jwt-bearer grant with a fresh APT
+# per request (signed before the run, see bench/workapi.go), and /users/me.
+if ((have_environment)); then
+	run_bench apt_grant,users_me
+else
+	echo "run.sh: skipping apt_grant and users_me: $cred sets no DEMO_ENVIRONMENT_GUID/DEMO_ENVIRONMENT_KEY (a data dir from before the Work API?)" >&2
+fi
 # A burst of concurrent logins: the server bounds the argon2id hashes in
 # flight (the rest wait, then get 503), so its peak RSS must stay bounded.
 run_bench password "$burst" "$burst_seconds"

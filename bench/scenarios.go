@@ -23,6 +23,15 @@ type target struct {
 	username     string // the user of the password and refresh scenarios
 	password     string
 	client       *http.Client
+
+	// For the Work API scenarios: the environment's APT signer (nil without
+	// an environment), the number of workers, warm-up plus duration, the
+	// -apt-rate estimate, and where progress notes go.
+	apt         *aptSigner
+	concurrency int
+	window      time.Duration
+	aptRate     float64
+	log         io.Writer
 }
 
 // basicAuth is the Authorization header value for the client's credentials,
@@ -33,12 +42,17 @@ func (t *target) basicAuth() string {
 }
 
 // fixture holds what a scenario's setup prepared for its requests. It is
-// written only by setup, before any worker starts, and read-only afterwards.
-// Later scenarios add the fields they need.
+// written only by setup, newWorker and prepare, before any worker starts,
+// and read-only afterwards (apts hands out its APTs by itself). Later
+// scenarios add the fields they need.
 type fixture struct {
 	auth  string // Authorization header value (client Basic auth)
 	token string // an access token obtained in setup
 	login string // the password grant's form body (user credentials)
+
+	users    []workUser // Work API users, one per worker
+	nextUser int        // users[nextUser] goes to the next worker made
+	apts     *aptPool   // apt_grant's pre-minted APTs
 }
 
 // scenario is one named load pattern. Without newWorker, request builds one
@@ -50,6 +64,9 @@ type scenario struct {
 	needsClient bool
 	// needsUser says the scenario needs -username and -password.
 	needsUser bool
+	// needsEnvironment says the scenario signs APTs: it needs -environment
+	// and -environment-key.
+	needsEnvironment bool
 	// setup, when set, runs once before the warm-up and fills f. An error
 	// wrapping errWrongServer means the server runs another configuration than
 	// the scenario is meant for.
@@ -64,6 +81,10 @@ type scenario struct {
 	// before the warm-up (not timed; one worker after the other); request
 	// and check are then unused.
 	newWorker func(ctx context.Context, t *target, f *fixture) (*worker, error)
+	// prepare, when set, runs after the workers are made and right before
+	// the warm-up, not timed and without setup's time limit (apt_grant
+	// pre-mints its APTs there).
+	prepare func(ctx context.Context, t *target, f *fixture) error
 }
 
 // worker is one load worker's view of a scenario. Only that worker's
@@ -134,6 +155,24 @@ var scenarios = []scenario{
 		needsUser:   true,
 		setup:       passwordSetup(true),
 		newWorker:   newRefreshWorker,
+	},
+	{
+		// A jwt-bearer grant per iteration, each with a new APT taken from a
+		// pool minted before the warm-up (workapi.go).
+		name:             "apt_grant",
+		needsClient:      true,
+		needsEnvironment: true,
+		setup:            aptGrantSetup,
+		prepare:          mintAPTPool,
+		request:          aptGrantRequest,
+		check:            checkAccessToken,
+	},
+	{
+		// Each worker reads /users/me as its own user.
+		name:             "users_me",
+		needsEnvironment: true,
+		setup:            usersMeSetup,
+		newWorker:        newUsersMeWorker,
 	},
 }
 

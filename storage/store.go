@@ -51,6 +51,9 @@ type Store struct {
 	// accessInserts group-commits access-token inserts made outside a
 	// transaction (see batch.go).
 	accessInserts *groupCommitter[accessTokenRow]
+	// usedInserts group-commits single-use ids recorded outside a
+	// transaction (client assertion and APT jtis).
+	usedInserts *groupCommitter[usedIDRow]
 }
 
 // Open connects to the database. driver is [DriverSQLite], with dsn a file
@@ -88,6 +91,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error)
 		workers = 4
 	}
 	s.accessInserts = newGroupCommitter(s.write, insertAccessTokens, workers, maxGroupCommit)
+	s.usedInserts = newGroupCommitter(s.write, insertUsedIDs, workers, maxGroupCommit)
 	return s, nil
 }
 
@@ -128,6 +132,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // open are rolled back by the database.
 func (s *Store) Close() error {
 	s.accessInserts.close()
+	s.usedInserts.close()
 	var errs []error
 	for _, db := range s.pools() {
 		sqlDB, err := db.DB()

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"gorm.io/gorm"
 )
 
 // Kinds of single-use ids, for UseOnce.
@@ -43,11 +46,39 @@ func (s *Store) UseOnce(ctx context.Context, kind, issuer, id string, expiresAt 
 	case expiresAt.IsZero():
 		return fmt.Errorf("%w: %s: no expiry", ErrInvalidInput, op)
 	}
-	err := s.db(ctx).Exec("INSERT INTO used_ids (kind, issuer, id, expires_at) VALUES (?, ?, ?, ?)",
-		kind, issuer, id, clampTime(expiresAt)).Error
+	row := &usedIDRow{kind: kind, issuer: issuer, id: id, expiresAt: clampTime(expiresAt)}
+	var err error
+	if s.txFrom(ctx) != nil {
+		err = insertUsedIDs(s.db(ctx), []*usedIDRow{row})
+	} else {
+		err = s.usedInserts.insert(ctx, row) // group commit (batch.go)
+	}
 	err = mapErr(op, err)
 	if errors.Is(err, ErrAlreadyExists) {
 		return fmt.Errorf("%w (%s from %q)", ErrAlreadyUsed, kind, issuer)
 	}
 	return err
+}
+
+// usedIDRow is one row of used_ids to insert.
+type usedIDRow struct {
+	kind, issuer, id string
+	expiresAt        time.Time
+}
+
+// insertUsedIDs writes rows as one multi-row INSERT; a duplicate anywhere
+// fails the statement (the group committer then retries row by row, so
+// exactly the duplicates fail).
+func insertUsedIDs(db *gorm.DB, rows []*usedIDRow) error {
+	var q strings.Builder
+	q.WriteString("INSERT INTO used_ids (kind, issuer, id, expires_at) VALUES ")
+	args := make([]any, 0, 4*len(rows))
+	for i, r := range rows {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?)")
+		args = append(args, r.kind, r.issuer, r.id, r.expiresAt)
+	}
+	return db.Exec(q.String(), args...).Error
 }

@@ -10,10 +10,11 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"fmt"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/latchkey/latchkey/pemkey"
 )
 
 // MinRSABits is the smallest RSA modulus accepted for RS256.
@@ -68,76 +69,13 @@ func EncodePublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
 }
 
 // ParsePrivateKeyPEM parses the first private key in data: PKCS#8
-// ("PRIVATE KEY"), SEC1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY").
-// "EC PARAMETERS" blocks, as openssl ecparam writes them, are skipped.
-func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
-	block, err := firstKeyBlock(data)
-	if err != nil {
-		return nil, err
-	}
-	var key any
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "ENCRYPTED PRIVATE KEY":
-		return nil, errors.New("the private key is encrypted; decrypt it first (openssl pkey -in FILE -out FILE)")
-	case "PUBLIC KEY", "RSA PUBLIC KEY":
-		return nil, fmt.Errorf("found a %s where a private key is needed", block.Type)
-	default:
-		return nil, fmt.Errorf("found a %q PEM block; want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY", block.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot parse the %s block: %w", block.Type, err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("the %s block holds a %T, which cannot sign", block.Type, key)
-	}
-	return signer, nil
-}
+// ("PRIVATE KEY"), SEC1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY");
+// "EC PARAMETERS" blocks are skipped.
+func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) { return pemkey.ParsePrivate(data) }
 
 // ParsePublicKeyPEM parses the first public key in data: SPKI ("PUBLIC
 // KEY") or PKCS#1 ("RSA PUBLIC KEY").
-func ParsePublicKeyPEM(data []byte) (crypto.PublicKey, error) {
-	block, err := firstKeyBlock(data)
-	if err != nil {
-		return nil, err
-	}
-	var key any
-	switch block.Type {
-	case "PUBLIC KEY":
-		key, err = x509.ParsePKIXPublicKey(block.Bytes)
-	case "RSA PUBLIC KEY":
-		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
-	case "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY", "ENCRYPTED PRIVATE KEY":
-		return nil, fmt.Errorf("found a %s where a public key is needed; give only the public key (openssl pkey -in FILE -pubout)", block.Type)
-	default:
-		return nil, fmt.Errorf("found a %q PEM block; want PUBLIC KEY or RSA PUBLIC KEY", block.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot parse the %s block: %w", block.Type, err)
-	}
-	return key, nil
-}
-
-// firstKeyBlock returns the first PEM block of data that is not EC
-// PARAMETERS.
-func firstKeyBlock(data []byte) (*pem.Block, error) {
-	for {
-		block, rest := pem.Decode(data)
-		if block == nil {
-			return nil, errors.New(`no PEM block found (want "-----BEGIN … KEY-----" lines; a pem on one line needs \n escapes)`)
-		}
-		if block.Type != "EC PARAMETERS" {
-			return block, nil
-		}
-		data = rest
-	}
-}
+func ParsePublicKeyPEM(data []byte) (crypto.PublicKey, error) { return pemkey.ParsePublic(data) }
 
 // CheckKeyAlg reports whether pub is the kind of key alg needs: RSA of at
 // least MinRSABits for RS256, P-256 for ES256, Ed25519 for EdDSA.

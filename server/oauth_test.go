@@ -277,24 +277,11 @@ func TestTokenErrors(t *testing.T) {
 // assertion builds a client assertion signed by key with the given alg header.
 func assertion(t *testing.T, key crypto.Signer, alg jose.SignatureAlgorithm, kid string, claims map[string]any) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
+	hdr := map[jose.HeaderKey]any{"typ": "JWT"}
 	if kid != "" {
-		opts = opts.WithHeader("kid", kid)
+		hdr["kid"] = kid
 	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return signJWT(t, key, alg, claims, hdr)
 }
 
 func TestOperationalRoutes(t *testing.T) {

@@ -213,17 +213,7 @@ func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 // using an RSA/EC public key as an HMAC secret.
 func hs256(t *testing.T, key []byte, claims map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: key}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := jws.CompactSerialize()
-	return out
+	return signJWT(t, key, jose.HS256, claims, nil)
 }
 
 // envGUID is the test environment, in the seed's shape.

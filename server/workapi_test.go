@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -43,9 +42,10 @@ func randomID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// signAPT signs claims with key as the SDK does: the header is only
-// {"alg":…} unless extra header fields are given.
-func signAPT(t testing.TB, key crypto.Signer, alg jose.SignatureAlgorithm, claims map[string]any, header map[jose.HeaderKey]any) string {
+// signJWT signs claims with key (a crypto.Signer, or []byte for HMAC) as
+// the Work API SDK does: the header is only {"alg":…} unless extra header
+// fields are given.
+func signJWT(t testing.TB, key any, alg jose.SignatureAlgorithm, claims map[string]any, header map[jose.HeaderKey]any) string {
 	t.Helper()
 	var opts *jose.SignerOptions
 	if len(header) > 0 {
@@ -68,7 +68,7 @@ func signAPT(t testing.TB, key crypto.Signer, alg jose.SignatureAlgorithm, claim
 }
 
 func (f *fixture) apt(arbitraryID string, mutate func(map[string]any)) string {
-	return signAPT(f.t, f.envKey, jose.RS256, aptClaims(arbitraryID, mutate), nil)
+	return signJWT(f.t, f.envKey, jose.RS256, aptClaims(arbitraryID, mutate), nil)
 }
 
 // workapi calls a Work API route with a Bearer token.
@@ -162,7 +162,7 @@ func TestWorkapiFlow(t *testing.T) {
 func TestWorkapiSeedShapedToken(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	claims := aptClaims("seed-user", func(c map[string]any) { delete(c, "jti") })
-	tok := signAPT(t, f.envKey, jose.RS256, claims, nil)
+	tok := signJWT(t, f.envKey, jose.RS256, claims, nil)
 	hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
 	if string(hdr) != `{"alg":"RS256"}` {
 		t.Fatalf("test token header %s", hdr)
@@ -203,8 +203,8 @@ func TestWorkapiRejectsBadAPTs(t *testing.T) {
 		"alg none": raw(`{"alg":"none"}`),
 		"alg None": raw(`{"alg":"None"}`),
 		"HS256 keyed with the public key's PEM text": hsToken,
-		"RS256 by another key":                       signAPT(t, otherRSA, jose.RS256, good, nil),
-		"ES256 where only RS256 is allowed":          signAPT(t, ecKey, jose.ES256, good, nil),
+		"RS256 by another key":                       signJWT(t, otherRSA, jose.RS256, good, nil),
+		"ES256 where only RS256 is allowed":          signJWT(t, ecKey, jose.ES256, good, nil),
 		"expired": f.apt("victim", func(c map[string]any) {
 			c["iat"] = now.Add(-2 * time.Minute).Unix()
 			c["exp"] = now.Add(-time.Minute).Unix()
@@ -221,7 +221,7 @@ func TestWorkapiRejectsBadAPTs(t *testing.T) {
 		"iss disagrees with environment_guid": f.apt("victim", func(c map[string]any) { c["iss"] = "someone-else" }),
 		"aud of another server":               f.apt("victim", func(c map[string]any) { c["aud"] = "https://elsewhere.test" }),
 		"payload altered after signing":       altered(),
-		"jku header":                          signAPT(t, f.envKey, jose.RS256, good, map[jose.HeaderKey]any{"jku": "https://evil.test/jwks"}),
+		"jku header":                          signJWT(t, f.envKey, jose.RS256, good, map[jose.HeaderKey]any{"jku": "https://evil.test/jwks"}),
 		"oversized token":                     f.apt("victim", func(c map[string]any) { c["pad"] = strings.Repeat("x", 10<<10) }),
 		"replayed jti":                        replayed,
 		"not a JWT":                           "hello",

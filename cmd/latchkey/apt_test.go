@@ -207,7 +207,7 @@ func TestAptUsageErrors(t *testing.T) {
 		{"key file missing", base("--key", filepath.Join(dir, "missing.pem")), "cannot read the private key: no such file or directory"},
 		{"key file a directory", base("--key", dir), "cannot read the private key"},
 		{"key file not PEM", base("--key", files["text"]), "no PEM block found"},
-		{"public key given", base("--key", files["public"]), "found a PUBLIC KEY where the private key is needed"},
+		{"public key given", base("--key", files["public"]), "found a PUBLIC KEY where a private key is needed"},
 		{"1024-bit RSA", base("--key", files["small"]), "RSA key of 1024 bits; RS256 needs at least 2048"},
 		{"P-384", base("--key", files["p384"]), "ES256 needs P-256"},
 		{"300-character arbitrary_id", base("--arbitrary-id", strings.Repeat("a", 300)), "arbitrary_id must be 1 to 255 characters"},

@@ -2,11 +2,10 @@ package apt
 
 import (
 	"crypto"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
+
+	"github.com/latchkey/latchkey/pemkey"
 )
 
 // LoadPrivateKey reads the environment's private key from a PEM file, as
@@ -27,45 +26,12 @@ func LoadPrivateKey(path string) (crypto.Signer, error) {
 // ("PRIVATE KEY"), SEC1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY").
 // "EC PARAMETERS" blocks, as openssl ecparam writes them, are skipped.
 // Whether the key can sign an APT (its type and size) is checked when the
-// APT is generated.
-//
-// The server's config package accepts the same forms; this copy keeps the
-// package free of the server's dependencies.
+// APT is generated. It is the server's own parser (package pemkey, which
+// depends on the standard library only).
 func ParsePrivateKey(data []byte) (crypto.Signer, error) {
-	var block *pem.Block
-	for {
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, errors.New(`apt: no PEM block found (want "-----BEGIN PRIVATE KEY-----" and "-----END PRIVATE KEY-----" lines)`)
-		}
-		if block.Type != "EC PARAMETERS" {
-			break
-		}
-	}
-	var (
-		key any
-		err error
-	)
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "ENCRYPTED PRIVATE KEY":
-		return nil, errors.New("apt: the private key is encrypted; decrypt it first (openssl pkey -in FILE -out FILE)")
-	case "PUBLIC KEY", "RSA PUBLIC KEY":
-		return nil, fmt.Errorf("apt: found a %s where the private key is needed", block.Type)
-	default:
-		return nil, fmt.Errorf("apt: found a %q PEM block; want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY", block.Type)
-	}
+	key, err := pemkey.ParsePrivate(data)
 	if err != nil {
-		return nil, fmt.Errorf("apt: cannot parse the %s block: %w", block.Type, err)
+		return nil, fmt.Errorf("apt: %w", err)
 	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("apt: the %s block holds a %T, which cannot sign", block.Type, key)
-	}
-	return signer, nil
+	return key, nil
 }

@@ -47,6 +47,14 @@ func (c *Core) StoreTokens(ctx context.Context, t *Tokens) error {
 	})
 }
 
+// RotateAndStoreTokens stores t, a refresh's new pair, and marks the
+// presented refresh token oldSignature used, atomically: if it was no
+// longer active nothing is stored and the error wraps
+// fosite.ErrInactiveToken.
+func (c *Core) RotateAndStoreTokens(ctx context.Context, oldSignature string, t *Tokens) error {
+	return c.Store.RotateAndCreate(ctx, t.ar.GetID(), oldSignature, t.accessSig, t.refreshSig, t.stored)
+}
+
 // Respond puts the tokens into resp (RFC 6749 §5.1).
 func (t *Tokens) Respond(resp fosite.AccessResponder) {
 	resp.SetAccessToken(t.access)

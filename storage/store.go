@@ -54,6 +54,8 @@ type Store struct {
 	// usedInserts group-commits single-use ids recorded outside a
 	// transaction (client assertion and APT jtis).
 	usedInserts *groupCommitter[usedIDRow]
+	// rotations group-commits RotateAndCreate on SQLite; nil on MySQL.
+	rotations *rotationBatcher
 }
 
 // Open connects to the database. driver is [DriverSQLite], with dsn a file
@@ -92,6 +94,9 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error)
 	}
 	s.accessInserts = newGroupCommitter(s.write, insertAccessTokens, workers, maxGroupCommit)
 	s.usedInserts = newGroupCommitter(s.write, insertUsedIDs, workers, maxGroupCommit)
+	if driver == DriverSQLite {
+		s.rotations = newRotationBatcher(s, maxGroupCommit)
+	}
 	return s, nil
 }
 
@@ -133,6 +138,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.accessInserts.close()
 	s.usedInserts.close()
+	if s.rotations != nil {
+		s.rotations.close()
+	}
 	var errs []error
 	for _, db := range s.pools() {
 		sqlDB, err := db.DB()

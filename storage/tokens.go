@@ -168,11 +168,20 @@ func insertAccessTokens(db *gorm.DB, rows []*accessTokenRow) error {
 	return db.Exec(q.String(), args...).Error
 }
 
-// insertRefreshToken writes one refresh token row, as insertAccessTokens.
-func insertRefreshToken(db *gorm.DB, row *refreshTokenRow) error {
-	args := row.Token.appendArgs(make([]any, 0, 14))
-	return db.Exec("INSERT INTO refresh_tokens "+refreshInsertColumns+" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-		append(args, row.AccessSignature)...).Error
+// insertRefreshTokens writes rows as one multi-row INSERT, as
+// insertAccessTokens.
+func insertRefreshTokens(db *gorm.DB, rows []*refreshTokenRow) error {
+	var q strings.Builder
+	q.WriteString("INSERT INTO refresh_tokens " + refreshInsertColumns + " VALUES ")
+	args := make([]any, 0, 14*len(rows))
+	for i, r := range rows {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(r.Token.appendArgs(args), r.AccessSignature)
+	}
+	return db.Exec(q.String(), args...).Error
 }
 
 const refreshInsertColumns = "(signature, request_id, client_id, subject, requested_at, expires_at, " +
@@ -313,7 +322,7 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, access
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", op, err)
 	}
-	return mapErr(op, insertRefreshToken(s.db(ctx), &refreshTokenRow{Token: row, AccessSignature: accessSignature}))
+	return mapErr(op, insertRefreshTokens(s.db(ctx), []*refreshTokenRow{{Token: row, AccessSignature: accessSignature}}))
 }
 
 // GetRefreshTokenSession returns the request stored under signature, its

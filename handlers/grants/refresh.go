@@ -131,16 +131,11 @@ func (h *Refresh) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.A
 		return err
 	}
 	rotate := func() error {
-		return h.core.Store.InTx(ctx, func(ctx context.Context) error {
-			err := h.core.Store.RotateRefreshToken(ctx, ar.GetID(), sig)
-			if errors.Is(err, fosite.ErrInactiveToken) {
-				return errReused
-			}
-			if err != nil {
-				return err
-			}
-			return h.core.StoreTokens(ctx, tokens)
-		})
+		err := h.core.RotateAndStoreTokens(ctx, sig, tokens)
+		if errors.Is(err, fosite.ErrInactiveToken) {
+			return errReused
+		}
+		return err
 	}
 	err = retryOnce(rotate)
 	if errors.Is(err, errReused) && h.core.Snap.Tokens.RefreshGrace > 0 {

@@ -28,6 +28,8 @@ var (
 	ErrBusy = errors.New("accounts: too many password checks at once, try again shortly")
 	// ErrNotFound: no such user in the realm.
 	ErrNotFound = errors.New("accounts: no such user")
+	// ErrUserDeactivated: the user exists but is deactivated.
+	ErrUserDeactivated = errors.New("accounts: user is deactivated")
 	// ErrUsernameTaken: another user of the realm has this username (compared
 	// case-insensitively after NFC normalisation).
 	ErrUsernameTaken = errors.New("accounts: username is taken")

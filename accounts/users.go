@@ -262,6 +262,21 @@ func (s *Service) GetByArbitraryID(ctx context.Context, realmID, guid, arbitrary
 	return fromStorage(u), nil
 }
 
+// ActiveID returns the id of the user of realmID with id userID, or — when
+// arbitraryID is set — of environment guid's user with that arbitrary_id,
+// if the user exists and is active; else ErrNotFound or
+// ErrUserDeactivated. It is the cheap check of the token paths.
+func (s *Service) ActiveID(ctx context.Context, realmID, userID, guid, arbitraryID string) (string, error) {
+	id, status, err := s.store.UserStatus(ctx, realmID, userID, guid, arbitraryID)
+	if err != nil {
+		return "", mapStoreErr(err)
+	}
+	if status != StatusActive {
+		return "", ErrUserDeactivated
+	}
+	return id, nil
+}
+
 // GetByEmail returns the user of realmID with this e-mail (compared as
 // [Normalize] does), or ErrNotFound.
 func (s *Service) GetByEmail(ctx context.Context, realmID, email string) (*User, error) {

@@ -255,6 +255,26 @@ func (s *Store) FindUserByArbitraryID(ctx context.Context, realm, guid, arbitrar
 	return s.takeUser(ctx, "find user by arbitrary_id", "realm = ? AND environment_guid = ? AND arbitrary_id = ?", realm, guid, arbitraryID)
 }
 
+// UserStatus returns the id and status of the one user matching the
+// lookup — by id (arbitraryID empty) or by environment guid and
+// arbitrary_id — or ErrNotFound. It reads two columns, for the hot paths
+// that need only whether a user exists and is active (every refresh and
+// APT grant).
+func (s *Store) UserStatus(ctx context.Context, realm, id, guid, arbitraryID string) (userID, status string, err error) {
+	q, args := "SELECT id, status FROM users WHERE realm = ? AND id = ?", []any{realm, id}
+	if arbitraryID != "" {
+		q, args = "SELECT id, status FROM users WHERE realm = ? AND environment_guid = ? AND arbitrary_id = ?", []any{realm, guid, arbitraryID}
+	}
+	err = s.reader(ctx).Raw(q, args...).Row().Scan(&userID, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", ErrNotFound
+	}
+	if err != nil {
+		return "", "", mapErr("user status", err)
+	}
+	return userID, status, nil
+}
+
 // FindUserByLogin returns the user of realm whose username_norm (when
 // byUsername) or email_norm (when byEmail) is norm, in one query. A user
 // whose username matches wins over another whose email does. No match is

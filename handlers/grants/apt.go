@@ -65,14 +65,14 @@ func (h *APT) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRe
 	if err := core.GrantScopesAndAudience(ar, cl); err != nil {
 		return err
 	}
-	user, err := h.core.Accounts.GetByArbitraryID(ctx, cl.Realm, apt.Environment.GUID, apt.ArbitraryID)
+	userID, err := h.core.Accounts.ActiveID(ctx, cl.Realm, "", apt.Environment.GUID, apt.ArbitraryID)
 	switch {
 	case errors.Is(err, accounts.ErrNotFound):
 		return fosite.ErrInvalidGrant.WithHint("No user with this arbitrary_id in the environment; create it with POST /workapi/users first.")
+	case errors.Is(err, accounts.ErrUserDeactivated):
+		return fosite.ErrInvalidGrant.WithHint("The user is deactivated.")
 	case err != nil:
 		return core.ServerError(err)
-	case user.Status != accounts.StatusActive:
-		return fosite.ErrInvalidGrant.WithHint("The user is deactivated.")
 	}
 	if err := apt.Consume(ctx, h.core.Store); err != nil {
 		if errors.Is(err, inbound.ErrReplayed) {
@@ -81,7 +81,7 @@ func (h *APT) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRe
 		return core.ServerError(err)
 	}
 	sess := ar.GetSession().(*core.Session)
-	sess.Subject, sess.Kind, sess.Realm, sess.Environment = user.ID, core.KindUser, cl.Realm, apt.Environment.GUID
+	sess.Subject, sess.Kind, sess.Realm, sess.Environment = userID, core.KindUser, cl.Realm, apt.Environment.GUID
 	sess.SetExpiresAt(fosite.AccessToken, h.core.Now().Add(apt.Environment.UserTokenTTL).Truncate(time.Second))
 	return nil
 }

@@ -99,14 +99,14 @@ func (h *Refresh) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 		ar.GrantAudience(a)
 	}
 	if stored.Kind == core.KindUser {
-		user, err := h.core.Accounts.Get(ctx, stored.Realm, stored.Subject)
+		_, err := h.core.Accounts.ActiveID(ctx, stored.Realm, stored.Subject, "", "")
 		switch {
 		case errors.Is(err, accounts.ErrNotFound):
 			return errGrantGone
+		case errors.Is(err, accounts.ErrUserDeactivated):
+			return fosite.ErrInvalidGrant.WithHint("The user is deactivated.")
 		case err != nil:
 			return core.ServerError(err)
-		case user.Status != accounts.StatusActive:
-			return fosite.ErrInvalidGrant.WithHint("The user is deactivated.")
 		}
 	}
 	ar.(interface{ SetID(string) }).SetID(orig.GetID())

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"sync"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // ErrClosed is returned by writes made after Close.
@@ -22,8 +20,8 @@ var ErrClosed = errors.New("storage: store is closed")
 // load commits are shared. A failed batch is retried row by row, so each
 // caller gets its own row's error (a duplicate key fails only its own row).
 type groupCommitter[T any] struct {
-	db       *gorm.DB
-	write    func(db *gorm.DB, rows []*T) error
+	write    func(ctx context.Context, rows []*T) error
+	result   func(row *T) error // a written row's own outcome; nil means none
 	reqs     chan *insertReq[T]
 	quit     chan struct{}
 	wg       sync.WaitGroup
@@ -41,11 +39,13 @@ type insertReq[T any] struct {
 const batchTimeout = 10 * time.Second
 
 // newGroupCommitter starts workers that write batches with write, which
-// must insert all rows in one statement.
-func newGroupCommitter[T any](db *gorm.DB, write func(*gorm.DB, []*T) error, workers, maxBatch int) *groupCommitter[T] {
+// must write all rows atomically (one statement, or one transaction).
+// result, if not nil, gives each row's own outcome after a successful write
+// (a refresh whose token was no longer active).
+func newGroupCommitter[T any](write func(context.Context, []*T) error, result func(*T) error, workers, maxBatch int) *groupCommitter[T] {
 	g := &groupCommitter[T]{
-		db:       db,
 		write:    write,
+		result:   result,
 		reqs:     make(chan *insertReq[T], maxBatch*workers),
 		quit:     make(chan struct{}),
 		maxBatch: maxBatch,
@@ -110,17 +110,24 @@ func (g *groupCommitter[T]) work() {
 func (g *groupCommitter[T]) commit(batch []*insertReq[T], rows []*T) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	db := g.db.WithContext(ctx)
-	err := g.write(db, rows)
-	if err == nil || len(batch) == 1 {
-		for _, r := range batch {
-			r.done <- err
+	err := g.write(ctx, rows)
+	if err != nil && len(batch) > 1 {
+		for i, r := range batch {
+			r.done <- g.outcome(r.row, g.write(ctx, rows[i:i+1]))
 		}
 		return
 	}
-	for i, r := range batch {
-		r.done <- g.write(db, rows[i:i+1])
+	for _, r := range batch {
+		r.done <- g.outcome(r.row, err)
 	}
+}
+
+// outcome is a row's answer: the write's error, else its own result.
+func (g *groupCommitter[T]) outcome(row *T, err error) error {
+	if err != nil || g.result == nil {
+		return err
+	}
+	return g.result(row)
 }
 
 // close stops the workers; queued and later inserts get ErrClosed.

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/ory/fosite"
 )
@@ -46,7 +45,7 @@ func (s *Store) RotateAndCreate(ctx context.Context, requestID, oldSignature, ac
 	if s.rotations == nil || s.txFrom(ctx) != nil {
 		return s.InTx(ctx, func(ctx context.Context) error { return s.applyRotation(ctx, r) })
 	}
-	return s.rotations.run(ctx, r)
+	return s.rotations.insert(ctx, r)
 }
 
 // applyRotation applies one rotation in the transaction in ctx and returns
@@ -64,7 +63,6 @@ type rotation struct {
 	access       *accessTokenRow
 	refresh      *refreshTokenRow
 	err          error // this rotation's own outcome (inactive)
-	done         chan error
 }
 
 // applyRotations runs in a transaction: each rotation's conditional UPDATE
@@ -99,90 +97,11 @@ func (s *Store) applyRotations(ctx context.Context, rs []*rotation) error {
 	return mapErr(op, insertRefreshTokens(s.db(ctx), refresh))
 }
 
-// rotationBatcher group-commits RotateAndCreate calls on SQLite.
-type rotationBatcher struct {
-	s        *Store
-	reqs     chan *rotation
-	quit     chan struct{}
-	once     sync.Once
-	wg       sync.WaitGroup
-	maxBatch int
+// rotationTx is the group committer's write for rotations: one
+// transaction for the whole batch.
+func (s *Store) rotationTx(ctx context.Context, rs []*rotation) error {
+	return s.InTx(ctx, func(ctx context.Context) error { return s.applyRotations(ctx, rs) })
 }
 
-func newRotationBatcher(s *Store, maxBatch int) *rotationBatcher {
-	b := &rotationBatcher{s: s, reqs: make(chan *rotation, maxBatch), quit: make(chan struct{}), maxBatch: maxBatch}
-	b.wg.Add(1)
-	go b.work()
-	return b
-}
-
-func (b *rotationBatcher) run(ctx context.Context, r *rotation) error {
-	r.done = make(chan error, 1)
-	select {
-	case b.reqs <- r:
-	case <-b.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-r.done:
-		return err
-	case <-b.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		// The rotation may still commit; the caller answers an error and the
-		// client's retry is then reuse, as for any lost response.
-		return ctx.Err()
-	}
-}
-
-func (b *rotationBatcher) work() {
-	defer b.wg.Done()
-	batch := make([]*rotation, 0, b.maxBatch)
-	for {
-		select {
-		case <-b.quit:
-			return
-		case r := <-b.reqs:
-			batch = append(batch[:0], r)
-		}
-	fill:
-		for len(batch) < b.maxBatch {
-			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		b.commit(batch)
-	}
-}
-
-// commit applies a batch in one transaction. If the transaction fails as a
-// whole (a duplicate key, a database error), each rotation is retried in a
-// transaction of its own, so only the failing one fails.
-func (b *rotationBatcher) commit(batch []*rotation) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
-	err := b.s.InTx(ctx, func(ctx context.Context) error { return b.s.applyRotations(ctx, batch) })
-	if err != nil && len(batch) > 1 {
-		for _, r := range batch {
-			r.done <- b.s.InTx(ctx, func(ctx context.Context) error { return b.s.applyRotation(ctx, r) })
-		}
-		return
-	}
-	for _, r := range batch {
-		if err != nil {
-			r.done <- err
-		} else {
-			r.done <- r.err
-		}
-	}
-}
-
-func (b *rotationBatcher) close() {
-	b.once.Do(func() { close(b.quit) })
-	b.wg.Wait()
-}
+// rotationResult is one rotation's own outcome after its batch committed.
+func rotationResult(r *rotation) error { return r.err }

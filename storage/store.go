@@ -55,7 +55,7 @@ type Store struct {
 	// transaction (client assertion and APT jtis).
 	usedInserts *groupCommitter[usedIDRow]
 	// rotations group-commits RotateAndCreate on SQLite; nil on MySQL.
-	rotations *rotationBatcher
+	rotations *groupCommitter[rotation]
 }
 
 // Open connects to the database. driver is [DriverSQLite], with dsn a file
@@ -92,12 +92,18 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error)
 	if driver == DriverMySQL {
 		workers = 4
 	}
-	s.accessInserts = newGroupCommitter(s.write, insertAccessTokens, workers, maxGroupCommit)
-	s.usedInserts = newGroupCommitter(s.write, insertUsedIDs, workers, maxGroupCommit)
+	s.accessInserts = newGroupCommitter(statement(s.write, insertAccessTokens), nil, workers, maxGroupCommit)
+	s.usedInserts = newGroupCommitter(statement(s.write, insertUsedIDs), nil, workers, maxGroupCommit)
 	if driver == DriverSQLite {
-		s.rotations = newRotationBatcher(s, maxGroupCommit)
+		s.rotations = newGroupCommitter(s.rotationTx, rotationResult, 1, maxGroupCommit)
 	}
 	return s, nil
+}
+
+// statement adapts a multi-row INSERT to the group committer: one
+// statement on the write pool, its own implicit transaction.
+func statement[T any](db *gorm.DB, insert func(*gorm.DB, []*T) error) func(context.Context, []*T) error {
+	return func(ctx context.Context, rows []*T) error { return insert(db.WithContext(ctx), rows) }
 }
 
 // maxGroupCommit caps the rows of one group commit.

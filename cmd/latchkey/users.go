@@ -105,6 +105,21 @@ func (f *usersFlags) open(cmd *cobra.Command) (*usersEnv, error) {
 }
 
 // user finds the user that --username or --email names.
+// forUser opens the database, finds the user named by --username or
+// --email, and runs fn with them; the database is closed afterwards.
+func (f *usersFlags) forUser(cmd *cobra.Command, fn func(env *usersEnv, u *accounts.User) error) error {
+	env, err := f.open(cmd)
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	u, err := f.user(cmd.Context(), cmd, env)
+	if err != nil {
+		return err
+	}
+	return fn(env, u)
+}
+
 func (f *usersFlags) user(ctx context.Context, cmd *cobra.Command, env *usersEnv) (*accounts.User, error) {
 	var u *accounts.User
 	var err error
@@ -226,24 +241,17 @@ are revoked at once, in the same transaction.`
   latchkey users %s --realm rl_demo --email sally@example.com`, verb, verb),
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := f.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer env.store.Close()
-			u, err := f.user(cmd.Context(), cmd, env)
-			if err != nil {
-				return err
-			}
-			if err := env.svc.SetStatus(cmd.Context(), env.realm.ID, u.ID, status); err != nil {
-				return accountsError(fmt.Errorf("%s user: %w", verb, err))
-			}
-			msg := "they can log in"
-			if status == accounts.StatusDeactivated {
-				msg = "their tokens are revoked"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%sd user %s (%s); %s\n", verb, userName(u), u.ID, msg)
-			return nil
+			return f.forUser(cmd, func(env *usersEnv, u *accounts.User) error {
+				if err := env.svc.SetStatus(cmd.Context(), env.realm.ID, u.ID, status); err != nil {
+					return accountsError(fmt.Errorf("%s user: %w", verb, err))
+				}
+				msg := "they can log in"
+				if status == accounts.StatusDeactivated {
+					msg = "their tokens are revoked"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%sd user %s (%s); %s\n", verb, userName(u), u.ID, msg)
+				return nil
+			})
 		},
 	}
 	f.register(cmd)
@@ -263,24 +271,17 @@ and a lockout on their username or e-mail ends.`,
   latchkey users set-password --realm rl_demo --email sally@example.com   # prompts`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := f.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer env.store.Close()
-			u, err := f.user(cmd.Context(), cmd, env)
-			if err != nil {
-				return err
-			}
-			password, err := readPassword(cmd, true)
-			if err != nil {
-				return err
-			}
-			if err := env.svc.SetPassword(cmd.Context(), env.realm, u.ID, password, ""); err != nil {
-				return accountsError(fmt.Errorf("set password: %w", err))
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "password set for user %s (%s); their grants are revoked\n", userName(u), u.ID)
-			return nil
+			return f.forUser(cmd, func(env *usersEnv, u *accounts.User) error {
+				password, err := readPassword(cmd, true)
+				if err != nil {
+					return err
+				}
+				if err := env.svc.SetPassword(cmd.Context(), env.realm, u.ID, password, ""); err != nil {
+					return accountsError(fmt.Errorf("set password: %w", err))
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "password set for user %s (%s); their grants are revoked\n", userName(u), u.ID)
+				return nil
+			})
 		},
 	}
 	f.register(cmd)

@@ -3,7 +3,6 @@ package core
 import (
 	"encoding/base64"
 	"net/url"
-	"strings"
 	"testing"
 )
 
@@ -32,24 +31,6 @@ func FuzzBasicCredentials(f *testing.F) {
 		again, secret2, err := basicCredentials("Basic " + base64.StdEncoding.EncodeToString([]byte(enc)))
 		if err != nil || again != id || secret2 != secret {
 			t.Fatalf("round trip: %q %q -> %q %q %v", id, secret, again, secret2, err)
-		}
-	})
-}
-
-// FuzzTokenForm parses arbitrary form bodies as the token endpoint does: no
-// panic, and client_id never contains what the form did not.
-func FuzzTokenForm(f *testing.F) {
-	f.Add("grant_type=client_credentials&scope=read")
-	f.Add("grant_type=%zz")
-	f.Add("client_id=a&client_id=b&client_secret=")
-	f.Add(strings.Repeat("a=b&", 100))
-	f.Fuzz(func(t *testing.T, body string) {
-		form, err := url.ParseQuery(body)
-		if err != nil {
-			return
-		}
-		if id := form.Get("client_id"); id != "" && !strings.Contains(body, url.QueryEscape(id)[:1]) {
-			t.Fatalf("client_id %q not from the body", id)
 		}
 	})
 }

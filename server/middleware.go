@@ -3,6 +3,8 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -43,18 +45,83 @@ func validRequestID(id string) bool {
 	return true
 }
 
+// Bounds on reading and discarding the rest of an oversized body after its
+// 413 has been sent.
+const (
+	maxDrainBytes = 4 << 20
+	drainTimeout  = 2 * time.Second
+)
+
 // bodyLimit answers 413 at once for a declared oversized body and caps the
 // rest, so a handler reading past the limit gets *http.MaxBytesError.
+//
+// Either way the 413 goes out with Connection: close, is flushed, and then
+// the rest of the original body is read and discarded (at most
+// maxDrainBytes, for at most drainTimeout): a client that writes its whole
+// body before reading the answer (Python's urllib, Node's http client) could
+// otherwise not finish writing, and net/http closing a connection with
+// unread input resets it, which destroys the 413 the client has not read.
 func bodyLimit(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		orig := c.Request.Body
 		if c.Request.ContentLength > limit {
+			c.Header("Connection", "close")
 			writeJSONError(c, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is larger than the 64 KiB limit.")
 			c.Abort()
+			if c.Request.ContentLength <= maxDrainBytes {
+				flushAndDrain(c, orig)
+			}
 			return
 		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		lb := &limitedBody{ReadCloser: http.MaxBytesReader(c.Writer, orig, limit), w: c.Writer}
+		c.Request.Body = lb
 		c.Next()
+		if lb.hit || c.Writer.Status() == http.StatusRequestEntityTooLarge {
+			if !c.Writer.Written() {
+				c.Header("Connection", "close")
+			}
+			flushAndDrain(c, orig)
+		}
 	}
+}
+
+// limitedBody is the capped body handlers read. When the cap is hit it
+// marks the answer Connection: close while it can still be changed, as
+// net/http's own MaxBytesReader does for an unwrapped ResponseWriter.
+type limitedBody struct {
+	io.ReadCloser
+	w   gin.ResponseWriter
+	hit bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooBig *http.MaxBytesError
+	if err != nil && !b.hit && errors.As(err, &tooBig) {
+		b.hit = true
+		if !b.w.Written() {
+			b.w.Header().Set("Connection", "close")
+		}
+	}
+	return n, err
+}
+
+// flushAndDrain sends the answer written so far, then reads and discards
+// what is left of body, within maxDrainBytes and drainTimeout, so the client
+// can finish sending and read the answer. Without a read deadline (a writer
+// that cannot set one) it drains nothing rather than wait without a bound.
+func flushAndDrain(c *gin.Context, body io.ReadCloser) {
+	rc := http.NewResponseController(c.Writer)
+	if !c.Writer.Written() {
+		c.Writer.WriteHeaderNow()
+	}
+	if err := rc.Flush(); err != nil || body == nil || body == http.NoBody {
+		return
+	}
+	if err := rc.SetReadDeadline(time.Now().Add(drainTimeout)); err != nil {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, body, maxDrainBytes)
 }
 
 // recovery turns a panic into a JSON 500 that shows no detail; the stack goes

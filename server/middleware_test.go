@@ -1,14 +1,18 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -78,4 +82,106 @@ func TestMiddleware(t *testing.T) {
 			t.Fatalf("log: %q", logs.String())
 		}
 	})
+}
+
+// TestBodyLimitSlowClient is the attack of a client that is still sending an
+// oversized body when the 413 comes: the server must let it finish writing
+// (reading and discarding the rest, within bounds) and then read the 413,
+// instead of closing with unread bytes, which resets the connection
+// (Python's urllib and Node's http client see ECONNRESET).
+func TestBodyLimitSlowClient(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(bodyLimit(MaxBodyBytes))
+	e.POST("/echo", func(c *gin.Context) {
+		if _, err := io.ReadAll(c.Request.Body); err != nil {
+			writeJSONError(c, http.StatusRequestEntityTooLarge, "invalid_request", "too large")
+			return
+		}
+		c.String(http.StatusOK, "ok")
+	})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+
+	// Each client takes about a second to send its body: longer than the
+	// 500ms net/http waits before closing a connection with unread input. The
+	// chunked body is larger because net/http itself discards up to 512 KiB of
+	// it after the handler.
+	const chunk = 16 << 10
+	tests := []struct {
+		name    string
+		total   int
+		pause   time.Duration
+		header  string
+		framing func(p []byte) []byte
+		end     string
+	}{
+		{"declared Content-Length", 1 << 20, 15 * time.Millisecond, fmt.Sprintf("Content-Length: %d\r\n", 1<<20), func(p []byte) []byte { return p }, ""},
+		{"chunked", 2 << 20, 8 * time.Millisecond, "Transfer-Encoding: chunked\r\n", func(p []byte) []byte {
+			return append(append([]byte(fmt.Sprintf("%x\r\n", len(p))), p...), "\r\n"...)
+		}, "0\r\n\r\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+			if _, err := io.WriteString(conn, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: application/octet-stream\r\n"+tc.header+"\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			part := bytes.Repeat([]byte("x"), chunk)
+			for sent := 0; sent < tc.total; sent += chunk {
+				if _, err := conn.Write(tc.framing(part)); err != nil {
+					t.Fatalf("write error after %d bytes: %v (the server reset the connection)", sent, err)
+				}
+				time.Sleep(tc.pause)
+			}
+			if _, err := io.WriteString(conn, tc.end); err != nil {
+				t.Fatalf("write error at the end of the body: %v", err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("reading the answer: %v (the server reset the connection)", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatalf("reading the answer's body: %v", err)
+			}
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+				t.Fatalf("got %d (Connection: %q) %q; want 413 with Connection: close", resp.StatusCode, resp.Header.Get("Connection"), body)
+			}
+		})
+	}
+}
+
+// TestBodyLimitAnswersBeforeDraining: the 413 is flushed before the rest of
+// the body is discarded, so a client that stops sending reads it at once.
+func TestBodyLimitAnswersBeforeDraining(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(bodyLimit(MaxBodyBytes))
+	e.POST("/echo", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 1048576\r\n\r\n"+strings.Repeat("x", 1000)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(drainTimeout / 2))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer while the body is still due: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+		t.Fatalf("got %d (Connection: %q); want 413 with Connection: close", resp.StatusCode, resp.Header.Get("Connection"))
+	}
 }

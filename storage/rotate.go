@@ -2,10 +2,21 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/ory/fosite"
 )
+
+// ErrUserInactive: RotateAndCreate found the token's user missing or not
+// active, and wrote nothing.
+var ErrUserInactive = errors.New("storage: user missing or not active")
+
+// userActive is the users.status of a user who may hold tokens
+// (accounts.StatusActive).
+const userActive = "active"
 
 // RotateAndCreate is a refresh in one atomic step: it marks the refresh
 // token oldSignature of grant requestID used — only if it is still active —
@@ -15,19 +26,32 @@ import (
 // fosite.ErrInactiveToken; of any number of concurrent rotations of one
 // token exactly one succeeds.
 //
+// userID is the user the grant belongs to, "" for a client's own tokens.
+// When set, the same transaction first reads the user's status, with a row
+// lock on MySQL (SELECT … FOR UPDATE; on SQLite the transaction already
+// holds the write lock): a user who is missing or not active gets nothing
+// written and an error wrapping [ErrUserInactive], checked before the
+// token. A deactivation updates the user row before it revokes the user's
+// tokens, so it and a rotation serialise on that row: either the rotation
+// sees the user deactivated, or the revocation sees the new pair. A status
+// check made before the call, outside its transaction, cannot give that.
+//
 // On SQLite, concurrent calls made outside a transaction are group-committed
 // (DESIGN §4): a worker takes whatever is queued and, in one transaction,
-// runs each call's conditional UPDATE, then one multi-row INSERT per table
-// for the calls that won, and commits once. SQLite's single writer made
-// refresh the slowest write path (a transaction of four statements per
-// token). On MySQL, or inside the caller's transaction, it is a plain
-// transaction.
-func (s *Store) RotateAndCreate(ctx context.Context, requestID, oldSignature, accessSignature, refreshSignature string, request fosite.Requester) error {
+// reads the statuses of the batch's users in one SELECT, runs each call's
+// conditional UPDATE, then one multi-row INSERT per table for the calls that
+// won, and commits once. SQLite's single writer made refresh the slowest
+// write path (a transaction of four statements per token). On MySQL, or
+// inside the caller's transaction, it is a plain transaction.
+func (s *Store) RotateAndCreate(ctx context.Context, requestID, oldSignature, accessSignature, refreshSignature string, request fosite.Requester, userID string) error {
 	const op = "rotate and create"
 	for _, sig := range []string{oldSignature, accessSignature, refreshSignature} {
 		if err := checkSignature(op, sig); err != nil {
 			return err
 		}
+	}
+	if !utf8.ValidString(userID) || utf8.RuneCountInString(userID) > maxUserIDLen {
+		return fmt.Errorf("%w: %s: user id must be valid UTF-8 of at most %d characters", ErrInvalidInput, op, maxUserIDLen)
 	}
 	accessRow, err := newTokenRow(accessSignature, request, fosite.AccessToken)
 	if err != nil {
@@ -38,6 +62,7 @@ func (s *Store) RotateAndCreate(ctx context.Context, requestID, oldSignature, ac
 		return fmt.Errorf("storage: %s: %w", op, err)
 	}
 	r := &rotation{
+		userID:       userID,
 		oldSignature: oldSignature,
 		access:       &accessTokenRow{Token: accessRow},
 		refresh:      &refreshTokenRow{Token: refreshRow, AccessSignature: accessSignature},
@@ -59,22 +84,33 @@ func (s *Store) applyRotation(ctx context.Context, r *rotation) error {
 
 // rotation is one RotateAndCreate call.
 type rotation struct {
+	userID       string // "" for a client's tokens: no status to check
 	oldSignature string
 	access       *accessTokenRow
 	refresh      *refreshTokenRow
-	err          error // this rotation's own outcome (inactive)
+	err          error // this rotation's own outcome (inactive token or user)
 }
 
-// applyRotations runs in a transaction: each rotation's conditional UPDATE
-// in order (a second rotation of one token in the batch sees the first's
-// update and loses), then the winners' rows in one INSERT per table. A
-// returned error means the transaction must roll back.
+// applyRotations runs in a transaction: the statuses of the rotations'
+// users (one SELECT, locking their rows on MySQL), then each rotation's
+// conditional UPDATE in order (a second rotation of one token in the batch
+// sees the first's update and loses), skipping those whose user is not
+// active, then the winners' rows in one INSERT per table. A returned error
+// means the transaction must roll back.
 func (s *Store) applyRotations(ctx context.Context, rs []*rotation) error {
 	const op = "rotate and create"
+	statuses, err := s.lockUserStatuses(ctx, rs)
+	if err != nil {
+		return mapErr(op, err)
+	}
 	now := dbTime(s.now())
 	var access []*accessTokenRow
 	var refresh []*refreshTokenRow
 	for _, r := range rs {
+		if r.userID != "" && statuses[r.userID] != userActive {
+			r.err = fmt.Errorf("%w (%s)", ErrUserInactive, op)
+			continue
+		}
 		res := s.db(ctx).Exec("UPDATE refresh_tokens SET active = ?, used_at = ? WHERE signature = ? AND active = ?",
 			false, now, r.oldSignature, true)
 		if res.Error != nil {
@@ -95,6 +131,47 @@ func (s *Store) applyRotations(ctx context.Context, rs []*rotation) error {
 		return mapErr(op, err)
 	}
 	return mapErr(op, insertRefreshTokens(s.db(ctx), refresh))
+}
+
+// lockUserStatuses reads the status of every user of rs, in one SELECT …
+// WHERE id IN (…), FOR UPDATE on MySQL, in the transaction in ctx. A user
+// without a row is absent from the map.
+func (s *Store) lockUserStatuses(ctx context.Context, rs []*rotation) (map[string]string, error) {
+	var ids []any
+	seen := make(map[string]bool)
+	for _, r := range rs {
+		if r.userID != "" && !seen[r.userID] {
+			seen[r.userID] = true
+			ids = append(ids, r.userID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var q strings.Builder
+	q.WriteString("SELECT id, status FROM users WHERE ")
+	if len(ids) == 1 {
+		q.WriteString("id = ?")
+	} else {
+		q.WriteString("id IN (?" + strings.Repeat(",?", len(ids)-1) + ")")
+	}
+	if s.driver == DriverMySQL {
+		q.WriteString(" FOR UPDATE")
+	}
+	rows, err := s.db(ctx).Raw(q.String(), ids...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	statuses := make(map[string]string, len(ids))
+	for rows.Next() {
+		var id, status string
+		if err := rows.Scan(&id, &status); err != nil {
+			return nil, err
+		}
+		statuses[id] = status
+	}
+	return statuses, rows.Err()
 }
 
 // rotationTx is the group committer's write for rotations: one

@@ -43,6 +43,8 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"ConcurrentRotation", testConcurrentRotation},
 		{"RefreshFamily", testRefreshFamily},
 		{"RotateAndCreate", testRotateAndCreate},
+		{"RotateAndCreateUserStatus", testRotateAndCreateUserStatus},
+		{"RotateVersusDeactivation", testRotateVersusDeactivation},
 		{"RevokeByRequestID", testRevokeByRequestID},
 		{"RevokeSubject", testRevokeSubject},
 		{"TimeZones", testTimeZones},

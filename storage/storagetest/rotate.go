@@ -1,9 +1,13 @@
 package storagetest
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -28,7 +32,7 @@ func testRotateAndCreate(t *testing.T, s *storage.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.RotateAndCreate(ctx, "rc", sig("rc-r0"), sig(fmt.Sprint("rc-a", i+1)), sig(fmt.Sprint("rc-r", i+1)), g)
+			errs[i] = s.RotateAndCreate(ctx, "rc", sig("rc-r0"), sig(fmt.Sprint("rc-a", i+1)), sig(fmt.Sprint("rc-r", i+1)), g, "")
 		}()
 	}
 	wg.Wait()
@@ -58,5 +62,188 @@ func testRotateAndCreate(t *testing.T, s *storage.Store) {
 		_, err := s.GetRefreshTokenSession(ctx, sig(fmt.Sprint("rc-r", i+1)), nil)
 		wantErrIs(t, "a loser's refresh token", err, fosite.ErrNotFound)
 	}
-	wantErrIs(t, "rotating an unknown token", s.RotateAndCreate(ctx, "rc", sig("nope"), sig("x1"), sig("x2"), g), fosite.ErrInactiveToken)
+	wantErrIs(t, "rotating an unknown token", s.RotateAndCreate(ctx, "rc", sig("nope"), sig("x1"), sig("x2"), g, ""), fosite.ErrInactiveToken)
+}
+
+// testRotateVersusDeactivation: a deactivation (SetUserStatus, then
+// RevokeSubject, in one transaction, as accounts.SetStatus does) racing a
+// refresh of the user's token. Whichever commits first, no new token of
+// the user may be left active: either the rotation sees the user
+// deactivated and writes nothing, or the revocation sees its new pair.
+func testRotateVersusDeactivation(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	const n = 50
+	rotated, refused := 0, 0
+	for i := range n {
+		uid := fmt.Sprintf("usr_race%02d", i)
+		createUser(t, s, newUser(uid, "rl_race", uid, ""))
+		id := "race-" + uid
+		g := newRequest(grant{id: id, subject: uid})
+		createAccess(t, s, ctx, sig(id+"-a0"), g)
+		createRefresh(t, s, ctx, sig(id+"-r0"), sig(id+"-a0"), g)
+
+		// Offset the two by -180µs to +180µs in 15µs steps, so that both
+		// orders and the overlaps between them are seen (on SQLite the
+		// rotation queues for the group committer; on MySQL the window
+		// where a revocation misses the new pair is a few statements
+		// wide). A sleep is too coarse for this: each waits by spinning.
+		offset := time.Duration(i%25-12) * 15 * time.Microsecond
+		var rotDelay, deactDelay time.Duration
+		if offset > 0 {
+			deactDelay = offset
+		} else {
+			rotDelay = -offset
+		}
+		var rotErr, deactErr error
+		start := make(chan struct{})
+		var at time.Time
+		wait := func(d time.Duration) {
+			<-start
+			for time.Since(at) < d {
+			}
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			wait(rotDelay)
+			rotErr = s.RotateAndCreate(ctx, id, sig(id+"-r0"), sig(id+"-a1"), sig(id+"-r1"), g, uid)
+		})
+		wg.Go(func() {
+			wait(deactDelay)
+			deactErr = s.InTx(ctx, func(ctx context.Context) error {
+				if err := s.SetUserStatus(ctx, "rl_race", uid, "deactivated", base); err != nil {
+					return err
+				}
+				return s.RevokeSubject(ctx, uid)
+			})
+		})
+		at = time.Now()
+		close(start)
+		wg.Wait()
+		if deactErr != nil {
+			t.Fatalf("iteration %d: deactivation: %v", i, deactErr)
+		}
+		switch {
+		case rotErr == nil:
+			rotated++
+		case errors.Is(rotErr, storage.ErrUserInactive), errors.Is(rotErr, fosite.ErrInactiveToken):
+			refused++ // the revocation also ended the presented token
+		default:
+			t.Fatalf("iteration %d: rotation: %v, want nil, ErrUserInactive or ErrInactiveToken", i, rotErr)
+		}
+		if _, err := s.GetAccessTokenSession(ctx, sig(id+"-a1"), nil); err == nil {
+			t.Fatalf("iteration %d (rotation error %v): the new access token is active after the deactivation", i, rotErr)
+		}
+		if got := refreshState(t, s, sig(id+"-r1")); got == "active" {
+			t.Fatalf("iteration %d (rotation error %v): the new refresh token is active after the deactivation", i, rotErr)
+		}
+		wantNoAccess(t, s, sig(id+"-a0"))
+		wantRefresh(t, s, sig(id+"-r0"), "inactive")
+	}
+	t.Logf("%d rotations committed before the deactivation, %d refused after it", rotated, refused)
+}
+
+// testRotateAndCreateUserStatus: with a user id, a rotation checks the
+// user's status in its own transaction; a user who is missing or not
+// active gets ErrUserInactive and nothing is written — the presented token
+// stays as it was. Concurrent rotations of different users' tokens
+// (group-committed on SQLite, so some share a batch) each get their own
+// user's outcome; a client token ("" user) is not checked.
+func testRotateAndCreateUserStatus(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	createUser(t, s, newUser("usr_On", "rl_rot", "on", ""))
+	createUser(t, s, newUser("usr_Off", "rl_rot", "off", ""))
+	if err := s.SetUserStatus(ctx, "rl_rot", "usr_Off", "deactivated", base); err != nil {
+		t.Fatal(err)
+	}
+	// A status the store does not know is not active either.
+	createUser(t, s, newUser("usr_Odd", "rl_rot", "odd", ""))
+	if err := s.SetUserStatus(ctx, "rl_rot", "usr_Odd", "pending", base); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		user   string
+		wantOK bool
+	}{
+		{"usr_On", true},
+		{"usr_Off", false},
+		{"usr_Odd", false},
+		{"usr_on", false}, // ids compare byte for byte: no such user
+		{"usr_missing", false},
+		{"", true}, // a client's token: no user to check
+	}
+	const copies = 4 // several rotations per user, so that a batch mixes outcomes
+	type rot struct {
+		user   string
+		wantOK bool
+		id     string
+		err    error
+	}
+	var rots []*rot
+	for _, c := range cases {
+		for k := range copies {
+			id := fmt.Sprintf("st-%s-%d", c.user, k)
+			g := newRequest(grant{id: id, subject: c.user})
+			createAccess(t, s, ctx, sig(id+"-a0"), g)
+			createRefresh(t, s, ctx, sig(id+"-r0"), sig(id+"-a0"), g)
+			rots = append(rots, &rot{user: c.user, wantOK: c.wantOK, id: id})
+		}
+	}
+	var wg sync.WaitGroup
+	for _, r := range rots {
+		wg.Go(func() {
+			g := newRequest(grant{id: r.id, subject: r.user})
+			r.err = s.RotateAndCreate(ctx, r.id, sig(r.id+"-r0"), sig(r.id+"-a1"), sig(r.id+"-r1"), g, r.user)
+		})
+	}
+	wg.Wait()
+	for _, r := range rots {
+		if r.wantOK {
+			if r.err != nil {
+				t.Errorf("rotation for user %q: %v", r.user, r.err)
+				continue
+			}
+			wantRefresh(t, s, sig(r.id+"-r0"), "inactive")
+			wantAccess(t, s, sig(r.id+"-a1"))
+			wantRefresh(t, s, sig(r.id+"-r1"), "active")
+			continue
+		}
+		if !errors.Is(r.err, storage.ErrUserInactive) {
+			t.Errorf("rotation for user %q: error %v, want ErrUserInactive", r.user, r.err)
+			continue
+		}
+		wantRefresh(t, s, sig(r.id+"-r0"), "active") // nothing written
+		wantNoAccess(t, s, sig(r.id+"-a1"))
+		wantRefresh(t, s, sig(r.id+"-r1"), "missing")
+	}
+
+	// Inside the caller's transaction, too, and the user is checked before
+	// the token: a deactivated user's used token is ErrUserInactive.
+	id := "st-usr_Off-0"
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		return s.RotateAndCreate(ctx, id, sig(id+"-r0"), sig(id+"-a2"), sig(id+"-r2"), newRequest(grant{id: id, subject: "usr_Off"}), "usr_Off")
+	})
+	wantErrIs(t, "rotation in a transaction for a deactivated user", err, storage.ErrUserInactive)
+	wantRefresh(t, s, sig(id+"-r0"), "active")
+	id = "st-usr_On-0"
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		return s.RotateAndCreate(ctx, id, sig(id+"-r1"), sig(id+"-a2"), sig(id+"-r2"), newRequest(grant{id: id, subject: "usr_On"}), "usr_On")
+	})
+	if err != nil {
+		t.Fatalf("rotation in a transaction for an active user: %v", err)
+	}
+	wantRefresh(t, s, sig(id+"-r2"), "active")
+	if err := s.SetUserStatus(ctx, "rl_rot", "usr_On", "deactivated", base); err != nil {
+		t.Fatal(err)
+	}
+	wantErrIs(t, "rotation of a used token for a deactivated user",
+		s.RotateAndCreate(ctx, id, sig(id+"-r0"), sig(id+"-a3"), sig(id+"-r3"), newRequest(grant{id: id, subject: "usr_On"}), "usr_On"),
+		storage.ErrUserInactive)
+
+	wantErrIs(t, "a user id longer than the column",
+		s.RotateAndCreate(ctx, id, sig(id+"-r2"), sig(id+"-a4"), sig(id+"-r4"), newRequest(grant{id: id}), "usr_"+strings.Repeat("x", 61)),
+		storage.ErrInvalidInput)
+	wantErrIs(t, "a user id of invalid UTF-8",
+		s.RotateAndCreate(ctx, id, sig(id+"-r2"), sig(id+"-a4"), sig(id+"-r4"), newRequest(grant{id: id}), "usr_\xff"),
+		storage.ErrInvalidInput)
+	wantRefresh(t, s, sig(id+"-r2"), "active")
 }

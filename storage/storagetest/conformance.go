@@ -42,6 +42,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"ConcurrentRotation", testConcurrentRotation},
 		{"RefreshFamily", testRefreshFamily},
+		{"RevokeGrantFromUsedToken", testRevokeGrantFromUsedToken},
 		{"RotateAndCreate", testRotateAndCreate},
 		{"RotateAndCreateUserStatus", testRotateAndCreateUserStatus},
 		{"RotateVersusDeactivation", testRotateVersusDeactivation},

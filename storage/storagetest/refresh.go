@@ -166,3 +166,74 @@ func testRefreshFamily(t *testing.T, s *storage.Store) {
 	wantAccess(t, s, sig("other-a"))
 	wantRefresh(t, s, sig("other-r"), "active")
 }
+
+// testRevokeGrantFromUsedToken: reuse detection. A used (rotated) refresh
+// token still gives its request, with ErrInactiveToken, so the caller
+// learns the grant id; RevokeGrant then ends every token of that grant
+// whatever its state — live, used or already revoked — and nothing of
+// another grant. Used tokens keep their used_at.
+func testRevokeGrantFromUsedToken(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	g, other := newRequest(grant{id: "reuse"}), newRequest(grant{id: "reuse-other"})
+	createAccess(t, s, ctx, sig("reuse-a0"), g)
+	createRefresh(t, s, ctx, sig("reuse-r0"), sig("reuse-a0"), g)
+	createAccess(t, s, ctx, sig("reuse-other-a"), other)
+	createRefresh(t, s, ctx, sig("reuse-other-r"), sig("reuse-other-a"), other)
+	// r0 → r1 → r2, the handler's way; r2 is the live one.
+	for i := range 2 {
+		old, a, r := sig(fmt.Sprint("reuse-r", i)), sig(fmt.Sprint("reuse-a", i+1)), sig(fmt.Sprint("reuse-r", i+1))
+		if err := s.RotateAndCreate(ctx, "reuse", old, a, r, g, ""); err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+	}
+	// A stray refresh token of the grant, revoked without being used.
+	createRefresh(t, s, ctx, sig("reuse-stray"), "", g)
+	if _, err := s.RevokeLiveRefreshTokens(ctx, "reuse"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RotateAndCreate(ctx, "reuse", sig("reuse-r2"), sig("reuse-a3"), sig("reuse-r3"), g, ""); err == nil {
+		t.Fatal("rotated a revoked token")
+	}
+	createAccess(t, s, ctx, sig("reuse-a3"), g)
+	createRefresh(t, s, ctx, sig("reuse-r3"), sig("reuse-a3"), g) // live again
+
+	// The used r0 is presented again.
+	got, err := s.GetRefreshTokenSession(ctx, sig("reuse-r0"), &session{})
+	wantErrIs(t, "GetRefreshTokenSession of a used token", err, fosite.ErrInactiveToken)
+	checkRequest(t, got, g, fosite.RefreshToken)
+	if err := s.RevokeGrant(ctx, got.GetID()); err != nil {
+		t.Fatalf("RevokeGrant: %v", err)
+	}
+	for i := range 4 {
+		wantNoAccess(t, s, sig(fmt.Sprint("reuse-a", i)))
+		wantRefresh(t, s, sig(fmt.Sprint("reuse-r", i)), "inactive") // kept for reuse detection
+	}
+	wantRefresh(t, s, sig("reuse-stray"), "inactive")
+	for i, used := range []bool{true, true, false, false} {
+		at, err := s.RefreshTokenUsedAt(ctx, sig(fmt.Sprint("reuse-r", i)))
+		if err != nil || at.IsZero() == used {
+			t.Errorf("used_at of r%d after RevokeGrant = %v, %v; want set %v", i, at, err, used)
+		}
+	}
+	wantAccess(t, s, sig("reuse-other-a"))
+	wantRefresh(t, s, sig("reuse-other-r"), "active")
+
+	// Revoking a revoked grant again, or an unknown one, is not an error.
+	if err := s.RevokeGrant(ctx, "reuse"); err != nil {
+		t.Errorf("second RevokeGrant: %v", err)
+	}
+	if err := s.RevokeGrant(ctx, "nope"); err != nil {
+		t.Errorf("RevokeGrant of an unknown grant: %v", err)
+	}
+	// In the caller's transaction, it joins it: rolled back, nothing ends.
+	boom := errors.New("boom")
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.RevokeGrant(ctx, "reuse-other"); err != nil {
+			return err
+		}
+		return boom
+	})
+	wantErrIs(t, "RevokeGrant in a rolled-back transaction", err, boom)
+	wantAccess(t, s, sig("reuse-other-a"))
+	wantRefresh(t, s, sig("reuse-other-r"), "active")
+}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -414,10 +416,10 @@ func (l *loader) apiKeys(in []fileAPIKey) []*APIKey {
 			l.unique(ids, k.ID, path+".id", "api key id")
 		}
 		l.realmRef(k.Realm, path+".realm")
-		hash := l.secret(k.Key, k.KeyHash, path, "key", "an API key")
-		if hash != "" && !secrethash.IsSlow(hash) {
+		hash := l.apiKeyHash(k, path)
+		if hash != "" {
 			if first, dup := hashes[hash]; dup {
-				l.errorf(path, "the same key as %s; each API key must be different", first)
+				l.errorf(path, "the same key as %s (line %d); each API key must be different", first, l.line(first))
 			}
 			hashes[hash] = path
 		}
@@ -428,6 +430,49 @@ func (l *loader) apiKeys(in []fileAPIKey) []*APIKey {
 		out = append(out, &APIKey{ID: k.ID, Realm: k.Realm, KeyHash: hash, Permissions: k.Permissions})
 	}
 	return out
+}
+
+// MinAPIKeyLength is the shortest plain key: API keys are long random
+// strings, found by their SHA-256, never by a slow hash.
+const MinAPIKeyLength = secrethash.MinFastLength
+
+// apiKeyHash returns the lower-case "sha256:<hex>" of an API key given as
+// key_hash or as a plain key. Only sha256 is accepted: the key presented
+// is looked up by its hash, and with argon2id (or any salted, slow hash) the
+// server would have to try every configured key on every request.
+func (l *loader) apiKeyHash(k fileAPIKey, path string) string {
+	switch {
+	case k.Key != "" && k.KeyHash != "":
+		l.errorf(path+".key", "give either key_hash or key, not both")
+	case k.KeyHash != "":
+		if !strings.HasPrefix(strings.ToLower(k.KeyHash), "sha256:") {
+			l.errorf(path+".key_hash", "API keys need a sha256: hash (any other would cost a slow hash per configured key on every request): "+
+				"generate a key and its hash with latchkey secret hash --generate, or hash a key of 32 or more characters with latchkey secret hash, which prints sha256:…")
+			return ""
+		}
+		hash := "sha256:" + strings.ToLower(k.KeyHash[len("sha256:"):])
+		if err := secrethash.Check(hash); err != nil {
+			l.errorf(path+".key_hash", "not a valid hash: %s", strings.TrimPrefix(err.Error(), "secrethash: "))
+			return ""
+		}
+		return hash
+	case k.Key != "":
+		if len(k.Key) < MinAPIKeyLength {
+			l.errorf(path+".key", "API keys must be long random strings (at least %d characters); generate one with latchkey secret hash --generate", MinAPIKeyLength)
+			return ""
+		}
+		l.warnf(path+".key", "plain key in the config file; store key_hash (latchkey secret hash) instead")
+		return sha256Hash(k.Key)
+	default:
+		l.errorf(path, "an API key needs key_hash (from latchkey secret hash) or key")
+	}
+	return ""
+}
+
+// sha256Hash is "sha256:" and the lower-case hex SHA-256 of s.
+func sha256Hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 func (l *loader) compat(c fileCompat) Compat {

@@ -2,6 +2,10 @@ package config
 
 import (
 	"crypto"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -34,6 +38,13 @@ type Snapshot struct {
 	clients        map[string]*Client
 	environments   map[string]*Environment
 	apiCredentials map[string]*APICredential
+	apiKeys        map[[sha256.Size]byte]apiKeyEntry // by the SHA-256 of the key
+}
+
+// apiKeyEntry is an API key with its decoded hash.
+type apiKeyEntry struct {
+	digest [sha256.Size]byte
+	key    *APIKey
 }
 
 // Database says where users, tokens and runtime state live.
@@ -165,7 +176,7 @@ type APICredential struct {
 type APIKey struct {
 	ID          string
 	Realm       string
-	KeyHash     string // "sha256:<hex>" or argon2id PHC
+	KeyHash     string // "sha256:<hex>", lower case; never another scheme
 	Permissions []string
 }
 
@@ -201,6 +212,21 @@ func (s *Snapshot) Environment(guid string) *Environment { return s.environments
 // APICredential returns the API credential with the given id, or nil.
 func (s *Snapshot) APICredential(id string) *APICredential { return s.apiCredentials[id] }
 
+// LookupAPIKey returns the API key whose hash is the SHA-256 of presented,
+// or nil: one hash and one map lookup, whatever the number of keys, and the
+// digests compared in constant time. The key names its realm.
+func (s *Snapshot) LookupAPIKey(presented string) *APIKey {
+	if presented == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(presented))
+	e, ok := s.apiKeys[sum]
+	if !ok || subtle.ConstantTimeCompare(sum[:], e.digest[:]) != 1 {
+		return nil
+	}
+	return e.key
+}
+
 // ActiveSigningKey returns the key new tokens are signed with.
 func (s *Snapshot) ActiveSigningKey() SigningKey { return s.SigningKeys[0] }
 
@@ -221,6 +247,16 @@ func (s *Snapshot) index() {
 	s.apiCredentials = make(map[string]*APICredential, len(s.APICredentials))
 	for _, c := range s.APICredentials {
 		s.apiCredentials[c.ID] = c
+	}
+	s.apiKeys = make(map[[sha256.Size]byte]apiKeyEntry, len(s.APIKeys))
+	for _, k := range s.APIKeys {
+		e, h := apiKeyEntry{key: k}, strings.TrimPrefix(k.KeyHash, "sha256:")
+		if len(h) != hex.EncodedLen(sha256.Size) {
+			continue // cannot happen: build accepts only sha256 hashes
+		}
+		if _, err := hex.Decode(e.digest[:], []byte(h)); err == nil {
+			s.apiKeys[e.digest] = e
+		}
 	}
 }
 

@@ -157,6 +157,7 @@ const devTemplate = `# Latchkey development configuration, generated %s by "latc
 # Relative pem_file paths start at this file's directory.
 issuer: %s
 listen: %s
+trusted_proxies: []   # proxies whose X-Forwarded-For is believed, like [10.0.0.0/8, 127.0.0.1]
 database:
   driver: sqlite
   dsn: %s

@@ -106,7 +106,7 @@ func TestLoadDev(t *testing.T) {
 			t.Errorf("%s appears in %s", k, DevConfigFile)
 		}
 	}
-	for _, section := range []string{"issuer:", "listen:", "database:", "signing_keys:", "passwords:", "tokens:", "access_token_format: jwt", "driver: sqlite", "realms:", "clients:", "environments:", "api_credentials:", "api_keys:", "compat:"} {
+	for _, section := range []string{"issuer:", "listen:", "trusted_proxies:", "database:", "signing_keys:", "passwords:", "tokens:", "access_token_format: jwt", "driver: sqlite", "realms:", "clients:", "environments:", "api_credentials:", "api_keys:", "compat:"} {
 		if !bytes.Contains(yml, []byte(section)) {
 			t.Errorf("%s does not write %q", DevConfigFile, section)
 		}

@@ -14,6 +14,7 @@ import (
 type fileConfig struct {
 	Issuer         string              `yaml:"issuer"`
 	Listen         string              `yaml:"listen"`
+	TrustedProxies []string            `yaml:"trusted_proxies"`
 	Database       fileDatabase        `yaml:"database"`
 	SigningKeys    []fileKey           `yaml:"signing_keys"`
 	Passwords      filePasswords       `yaml:"passwords"`

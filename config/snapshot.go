@@ -20,12 +20,20 @@ type Snapshot struct {
 	// secrets), each as "FILE:LINE: key.path: message".
 	Warnings []string
 
-	Issuer      string
-	Listen      string
-	Database    Database
-	SigningKeys []SigningKey // the first is the active key; all are published
-	Passwords   Passwords
-	Tokens      Tokens
+	Issuer string
+	Listen string
+	// TrustedProxies are the proxies whose X-Forwarded-For the server
+	// believes, as IP addresses ("127.0.0.1", "::1") and CIDR networks
+	// ("10.0.0.0/8"), normalised: lower case, IPv4-mapped IPv6 written as
+	// IPv4, a one-address network as the bare address, no duplicates. nil
+	// (the default) trusts no proxy: the client address is always the
+	// connection's. It is in the form gin's Engine.SetTrustedProxies takes,
+	// and applies on reload.
+	TrustedProxies []string
+	Database       Database
+	SigningKeys    []SigningKey // the first is the active key; all are published
+	Passwords      Passwords
+	Tokens         Tokens
 
 	Realms         []*Realm
 	Clients        []*Client

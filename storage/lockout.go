@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -129,6 +130,21 @@ func (s *Store) ClearLoginAttempts(ctx context.Context, realm, login string) err
 	}
 	_, err := s.lockoutExec(ctx, "UPDATE login_attempts SET failures = 0, expires_at = ? WHERE realm = ? AND login = ?", minDBTime, realm, login)
 	return mapErr(op, err)
+}
+
+// ClearLogins frees the slots of each non-empty login of logins in realm,
+// as ClearLoginAttempts does: a user's normalised username and e-mail (which
+// may be one name) when their password changes or they are deleted.
+func (s *Store) ClearLogins(ctx context.Context, realm string, logins ...string) error {
+	for i, login := range logins {
+		if login == "" || slices.Contains(logins[:i], login) {
+			continue
+		}
+		if err := s.ClearLoginAttempts(ctx, realm, login); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LoginFailures reports the slots of login in realm taken at now and, when

@@ -178,7 +178,13 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 		CreatedAt:       clampTime(u.CreatedAt),
 		UpdatedAt:       clampTime(u.UpdatedAt),
 	}
-	err := s.db(ctx).Create(row).Error
+	return mapUserErr(op, s.db(ctx).Create(row).Error)
+}
+
+// mapUserErr is mapErr for writes of users: a collision on one of its
+// unique keys names the key (ErrUsernameExists, ErrEmailExists,
+// ErrArbitraryIDExists).
+func mapUserErr(op string, err error) error {
 	if err != nil && isDuplicate(err) {
 		switch duplicateKey(err) {
 		case "username_norm":
@@ -325,7 +331,7 @@ func (s *Store) updateUser(ctx context.Context, op, realm, id string, now time.T
 	cols["updated_at"] = clampTime(now)
 	res := s.db(ctx).Model(&userRow{}).Where("realm = ? AND id = ?", realm, id).Updates(cols)
 	if res.Error != nil {
-		return mapErr(op, res.Error)
+		return mapUserErr(op, res.Error)
 	}
 	if res.RowsAffected > 0 {
 		return nil
@@ -359,6 +365,68 @@ func (s *Store) SetUserPassword(ctx context.Context, realm, id, hash string, now
 		return fmt.Errorf("%w: %s: hash longer than %d bytes", ErrInvalidInput, op, maxPasswordHash)
 	}
 	return s.updateUser(ctx, op, realm, id, now, map[string]any{"password_hash": nullIfEmpty(hash)})
+}
+
+// ProfileUpdate names the columns of a user that UpdateUserProfile sets; a
+// nil field leaves its column as it is. Username and UsernameNorm go
+// together (both nil or both set), and so do Email and EmailNorm. Empty
+// norms and an empty PasswordHash are stored as NULL, as CreateUser stores
+// them.
+type ProfileUpdate struct {
+	Username, UsernameNorm *string
+	Email, EmailNorm       *string
+	FirstName, LastName    *string
+	Role                   *string
+	PasswordHash           *string // "" removes the password
+}
+
+// UpdateUserProfile sets the columns p names, and updated_at to now, on the
+// user id of realm, in one statement: columns it does not name keep what a
+// concurrent update wrote. A collision on a unique key gives
+// ErrUsernameExists or ErrEmailExists; no such user (also another realm's)
+// is ErrNotFound; values the columns cannot hold are ErrInvalidInput,
+// before any query.
+func (s *Store) UpdateUserProfile(ctx context.Context, realm, id string, p ProfileUpdate, now time.Time) error {
+	const op = "update user profile"
+	if (p.Username == nil) != (p.UsernameNorm == nil) || (p.Email == nil) != (p.EmailNorm == nil) {
+		return fmt.Errorf("%w: %s: a username or an email is set together with its norm", ErrInvalidInput, op)
+	}
+	cols := map[string]any{}
+	for _, f := range []struct {
+		name     string
+		value    *string
+		max      int
+		required bool // may not be empty
+		nullable bool // empty is NULL
+	}{
+		{"username", p.Username, maxUserTextLen, false, false},
+		{"username_norm", p.UsernameNorm, maxUserTextLen, false, true},
+		{"email", p.Email, maxUserTextLen, false, false},
+		{"email_norm", p.EmailNorm, maxUserTextLen, false, true},
+		{"first_name", p.FirstName, maxUserTextLen, false, false},
+		{"last_name", p.LastName, maxUserTextLen, false, false},
+		{"role", p.Role, maxRoleLen, true, false},
+		{"password_hash", p.PasswordHash, maxPasswordHash, false, true},
+	} {
+		if f.value == nil {
+			continue
+		}
+		v := *f.value
+		switch {
+		case !utf8.ValidString(v):
+			return fmt.Errorf("%w: %s: %s is not valid UTF-8", ErrInvalidInput, op, f.name)
+		case f.required && v == "":
+			return fmt.Errorf("%w: %s: %s is required", ErrInvalidInput, op, f.name)
+		case utf8.RuneCountInString(v) > f.max:
+			return fmt.Errorf("%w: %s: %s longer than %d characters", ErrInvalidInput, op, f.name, f.max)
+		}
+		if f.nullable {
+			cols[f.name] = nullIfEmpty(v)
+		} else {
+			cols[f.name] = v
+		}
+	}
+	return s.updateUser(ctx, op, realm, id, now, cols)
 }
 
 // ReplacePasswordHash swaps the user's hash from oldHash to newHash only if

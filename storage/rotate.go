@@ -50,8 +50,8 @@ func (s *Store) RotateAndCreate(ctx context.Context, requestID, oldSignature, ac
 			return err
 		}
 	}
-	if !utf8.ValidString(userID) || utf8.RuneCountInString(userID) > maxUserIDLen {
-		return fmt.Errorf("%w: %s: user id must be valid UTF-8 of at most %d characters", ErrInvalidInput, op, maxUserIDLen)
+	if err := checkUserID(op, userID); err != nil {
+		return err
 	}
 	accessRow, err := newTokenRow(accessSignature, request, fosite.AccessToken)
 	if err != nil {
@@ -99,7 +99,7 @@ type rotation struct {
 // means the transaction must roll back.
 func (s *Store) applyRotations(ctx context.Context, rs []*rotation) error {
 	const op = "rotate and create"
-	statuses, err := s.lockUserStatuses(ctx, rs)
+	statuses, err := s.lockUserStatuses(ctx, rotationUsers(rs))
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -133,10 +133,43 @@ func (s *Store) applyRotations(ctx context.Context, rs []*rotation) error {
 	return mapErr(op, insertRefreshTokens(s.db(ctx), refresh))
 }
 
-// lockUserStatuses reads the status of every user of rs, in one SELECT …
-// WHERE id IN (…), FOR UPDATE on MySQL, in the transaction in ctx. A user
-// without a row is absent from the map.
-func (s *Store) lockUserStatuses(ctx context.Context, rs []*rotation) (map[string]string, error) {
+// LockActiveUser checks, in the transaction in ctx, that the user userID
+// exists and is active, holding the user's row lock on MySQL (SELECT … FOR
+// UPDATE; on SQLite the transaction already holds the write lock) until the
+// transaction ends; otherwise the error wraps [ErrUserInactive]. It is
+// RotateAndCreate's check, for a transaction that issues a user's tokens
+// some other way (the refresh grace path): a deactivation updates the user
+// row before revoking, so the two serialise on it. Call it before locking
+// or writing any token row of the user, in the order a deactivation takes
+// them, or the two can deadlock.
+func (s *Store) LockActiveUser(ctx context.Context, userID string) error {
+	const op = "lock active user"
+	if s.txFrom(ctx) == nil {
+		return ErrNoTransaction
+	}
+	if err := checkUserID(op, userID); err != nil {
+		return err
+	}
+	statuses, err := s.lockUserStatuses(ctx, []any{userID})
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if statuses[userID] != userActive {
+		return fmt.Errorf("%w (%s)", ErrUserInactive, op)
+	}
+	return nil
+}
+
+// checkUserID refuses, before any query, a user id the column cannot hold.
+func checkUserID(op, userID string) error {
+	if !utf8.ValidString(userID) || utf8.RuneCountInString(userID) > maxUserIDLen {
+		return fmt.Errorf("%w: %s: user id must be valid UTF-8 of at most %d characters", ErrInvalidInput, op, maxUserIDLen)
+	}
+	return nil
+}
+
+// rotationUsers are the distinct user ids of rs that have one.
+func rotationUsers(rs []*rotation) []any {
 	var ids []any
 	seen := make(map[string]bool)
 	for _, r := range rs {
@@ -145,6 +178,13 @@ func (s *Store) lockUserStatuses(ctx context.Context, rs []*rotation) (map[strin
 			ids = append(ids, r.userID)
 		}
 	}
+	return ids
+}
+
+// lockUserStatuses reads the status of the users ids, in one SELECT …
+// WHERE id IN (…), FOR UPDATE on MySQL, in the transaction in ctx. A user
+// without a row is absent from the map.
+func (s *Store) lockUserStatuses(ctx context.Context, ids []any) (map[string]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}

@@ -46,6 +46,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"RotateAndCreate", testRotateAndCreate},
 		{"RotateAndCreateUserStatus", testRotateAndCreateUserStatus},
 		{"RotateVersusDeactivation", testRotateVersusDeactivation},
+		{"LockActiveUser", testLockActiveUser},
 		{"RevokeByRequestID", testRevokeByRequestID},
 		{"RevokeSubject", testRevokeSubject},
 		{"TimeZones", testTimeZones},

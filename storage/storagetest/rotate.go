@@ -247,3 +247,60 @@ func testRotateAndCreateUserStatus(t *testing.T, s *storage.Store) {
 		storage.ErrInvalidInput)
 	wantRefresh(t, s, sig(id+"-r2"), "active")
 }
+
+// testLockActiveUser: RotateAndCreate's check for other transactions that
+// issue a user's tokens. Inside a transaction it passes for an active user
+// and holds off a deactivation until the transaction ends.
+func testLockActiveUser(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	createUser(t, s, newUser("usr_Lock", "rl_lock", "lock", ""))
+	createUser(t, s, newUser("usr_Gone", "rl_lock", "gone", ""))
+	if err := s.SetUserStatus(ctx, "rl_lock", "usr_Gone", "deactivated", base); err != nil {
+		t.Fatal(err)
+	}
+	wantErrIs(t, "LockActiveUser outside a transaction", s.LockActiveUser(ctx, "usr_Lock"), storage.ErrNoTransaction)
+	for user, want := range map[string]error{
+		"usr_Gone":                       storage.ErrUserInactive,
+		"usr_lock":                       storage.ErrUserInactive, // byte for byte
+		"usr_missing":                    storage.ErrUserInactive,
+		"":                               storage.ErrUserInactive,
+		"usr_" + strings.Repeat("x", 61): storage.ErrInvalidInput,
+	} {
+		err := s.InTx(ctx, func(ctx context.Context) error { return s.LockActiveUser(ctx, user) })
+		wantErrIs(t, fmt.Sprintf("LockActiveUser(%q)", user), err, want)
+	}
+
+	txCtx, err := s.BeginTX(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Rollback(txCtx)
+	if err := s.LockActiveUser(txCtx, "usr_Lock"); err != nil {
+		t.Fatalf("LockActiveUser of an active user: %v", err)
+	}
+	deactivated := make(chan error, 1)
+	go func() {
+		deactivated <- s.InTx(ctx, func(ctx context.Context) error {
+			if err := s.SetUserStatus(ctx, "rl_lock", "usr_Lock", "deactivated", base); err != nil {
+				return err
+			}
+			return s.RevokeSubject(ctx, "usr_Lock")
+		})
+	}()
+	select {
+	case err := <-deactivated:
+		t.Fatalf("a deactivation finished (%v) while a transaction held the user's lock", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	g := newRequest(grant{id: "lock", subject: "usr_Lock"})
+	createAccess(t, s, txCtx, sig("lock-a"), g)
+	createRefresh(t, s, txCtx, sig("lock-r"), sig("lock-a"), g)
+	if err := s.Commit(txCtx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deactivated; err != nil {
+		t.Fatalf("deactivation: %v", err)
+	}
+	wantNoAccess(t, s, sig("lock-a"))
+	wantRefresh(t, s, sig("lock-r"), "inactive")
+}

@@ -14,7 +14,7 @@ import (
 // being used), fosite.ErrNotFound when there is no such token.
 func (s *Store) RefreshTokenUsedAt(ctx context.Context, signature string) (time.Time, error) {
 	var usedAt sql.NullTime
-	err := s.reader(ctx).Raw("SELECT used_at FROM refresh_tokens WHERE signature = ?", signature).Row().Scan(&usedAt)
+	err := scanOne(s.reader(ctx).Raw("SELECT used_at FROM refresh_tokens WHERE signature = ?", signature), &usedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, mapErr("refresh token used_at", gorm.ErrRecordNotFound)
 	}
@@ -41,7 +41,7 @@ func (s *Store) LockRefreshToken(ctx context.Context, signature string) error {
 		return nil
 	}
 	var sig string
-	err := s.db(ctx).Raw("SELECT signature FROM refresh_tokens WHERE signature = ? FOR UPDATE", signature).Row().Scan(&sig)
+	err := scanOne(s.db(ctx).Raw("SELECT signature FROM refresh_tokens WHERE signature = ? FOR UPDATE", signature), &sig)
 	if errors.Is(err, sql.ErrNoRows) {
 		return mapErr("lock refresh token", gorm.ErrRecordNotFound)
 	}

@@ -197,7 +197,7 @@ func (t *tokenRow) appendArgs(args []any) []any {
 // gorm.ErrRecordNotFound.
 func (s *Store) takeToken(ctx context.Context, table, signature string, row *tokenRow) error {
 	var requestedAt, expiresAt sql.NullTime
-	err := s.reader(ctx).Raw(tokenSelects[table], signature).Row().Scan(
+	err := scanOne(s.reader(ctx).Raw(tokenSelects[table], signature),
 		&row.Signature, &row.RequestID, &row.ClientID, &row.Subject, &requestedAt, &expiresAt,
 		&row.Scopes, &row.GrantedScopes, &row.RequestedAudience, &row.GrantedAudience,
 		&row.Form, &row.SessionData, &row.Active)

@@ -84,8 +84,8 @@ WHERE failures < ? AND expires_at > ?`,
 		// let more than maxFailures attempts through: the upsert's condition
 		// guarantees that.
 		var locked int64
-		if err := s.db(ctx).Raw("SELECT COUNT(*) FROM login_attempts WHERE realm = ? AND login = ? AND failures >= ? AND expires_at > ?",
-			realm, login, maxFailures, now).Row().Scan(&locked); err != nil {
+		if err := scanOne(s.db(ctx).Raw("SELECT COUNT(*) FROM login_attempts WHERE realm = ? AND login = ? AND failures >= ? AND expires_at > ?",
+			realm, login, maxFailures, now), &locked); err != nil {
 			return false, mapErr(op, err)
 		}
 		if locked > 0 {

@@ -239,11 +239,11 @@ func (s *Store) GetUser(ctx context.Context, realm, id string) (*User, error) {
 const userSelect = "SELECT id, realm, username, username_norm, email, email_norm, arbitrary_id, environment_guid, " +
 	"first_name, last_name, role, status, password_hash, created_at, updated_at FROM users WHERE "
 
-// takeUser returns the one user matching where (a constant of this file)
+// takeUser returns the one user matching where (a constant of this package)
 // with args, or ErrNotFound.
 func (s *Store) takeUser(ctx context.Context, op, where string, args ...any) (*User, error) {
 	var r userRow
-	err := s.reader(ctx).Raw(userSelect+where, args...).Row().Scan(&r.ID, &r.Realm, &r.Username, &r.UsernameNorm,
+	err := scanOne(s.reader(ctx).Raw(userSelect+where, args...), &r.ID, &r.Realm, &r.Username, &r.UsernameNorm,
 		&r.Email, &r.EmailNorm, &r.ArbitraryID, &r.EnvironmentGUID, &r.FirstName, &r.LastName, &r.Role, &r.Status,
 		&r.PasswordHash, &r.CreatedAt, &r.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -271,7 +271,7 @@ func (s *Store) UserStatus(ctx context.Context, realm, id, guid, arbitraryID str
 	if arbitraryID != "" {
 		q, args = "SELECT id, status FROM users WHERE realm = ? AND environment_guid = ? AND arbitrary_id = ?", []any{realm, guid, arbitraryID}
 	}
-	err = s.reader(ctx).Raw(q, args...).Row().Scan(&userID, &status)
+	err = scanOne(s.reader(ctx).Raw(q, args...), &userID, &status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", ErrNotFound
 	}

@@ -45,6 +45,13 @@ var (
 	// ErrWeakPassword: the password is too short for the realm, too long, or
 	// among the most common passwords; the wrapping message says which.
 	ErrWeakPassword = errors.New("accounts: password not accepted")
+	// ErrHashInTransaction: a password was to be hashed with a context
+	// that carries a storage transaction. Hashing takes tens of
+	// milliseconds, which a transaction must not hold its locks for (on
+	// SQLite, the one write lock): hash first ([Service.Prepare]), then
+	// store in the transaction ([Service.Insert]). It is a programming
+	// error, not the user's.
+	ErrHashInTransaction = errors.New("accounts: a password is never hashed inside a storage transaction; prepare the user before the transaction begins")
 )
 
 // Options tune a [Service]. The zero value is ready to use.
@@ -156,8 +163,12 @@ func dummyHash(p argon2id.Params) string {
 }
 
 // hash makes a PHC argon2id hash of password with the current parameters,
-// within the bound on concurrent hashes.
+// within the bound on concurrent hashes. It refuses a ctx that carries a
+// transaction (ErrHashInTransaction).
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	if s.store.InTransaction(ctx) {
+		return "", ErrHashInTransaction
+	}
 	pol := s.policy.Load()
 	if err := s.hashes.acquire(ctx, pol.queueTimeout); err != nil {
 		return "", err

@@ -302,18 +302,36 @@ func TestConcurrentCreate(t *testing.T) {
 	})
 }
 
+// TestCreateInTransaction: a user is stored in the transaction the context
+// carries, but its password is never hashed there (it would hold the
+// transaction's locks for the hash): Prepare before, Insert inside.
 func TestCreateInTransaction(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		ctx := t.Context()
-		var id string
+		p, err := f.svc.Prepare(ctx, f.realm, accounts.NewUser{Username: "tx-user", Password: goodPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
 		boom := errors.New("boom")
-		err := f.store.InTx(ctx, func(ctx context.Context) error {
-			u, err := f.svc.Create(ctx, f.realm, accounts.NewUser{Username: "tx-user", Password: goodPassword})
+		err = f.store.InTx(ctx, func(ctx context.Context) error {
+			before := f.hashes.Load()
+			if _, err := f.svc.Create(ctx, f.realm, accounts.NewUser{Username: "tx-other", Password: goodPassword}); !errors.Is(err, accounts.ErrHashInTransaction) {
+				t.Errorf("Create with a password in a transaction = %v, want ErrHashInTransaction", err)
+			}
+			if n := f.hashes.Load() - before; n != 0 {
+				t.Errorf("Create in a transaction hashed %d times", n)
+			}
+			if _, err := f.svc.Create(ctx, f.realm, accounts.NewUser{Username: "tx-nopass"}); err != nil {
+				return fmt.Errorf("a user without a password in a transaction: %w", err)
+			}
+			u, err := f.svc.Insert(ctx, p)
 			if err != nil {
 				return err
 			}
-			id = u.ID
-			if _, err := f.svc.Get(ctx, f.realm.ID, id); err != nil {
+			if u.ID != p.ID() {
+				t.Errorf("Insert stored %s, Prepare assigned %s", u.ID, p.ID())
+			}
+			if _, err := f.svc.Get(ctx, f.realm.ID, u.ID); err != nil {
 				return fmt.Errorf("not visible in its transaction: %w", err)
 			}
 			return boom
@@ -321,8 +339,10 @@ func TestCreateInTransaction(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Fatalf("InTx = %v", err)
 		}
-		if _, err := f.svc.Get(ctx, f.realm.ID, id); !errors.Is(err, accounts.ErrNotFound) {
-			t.Fatalf("a user created in a rolled-back transaction exists: %v", err)
+		for _, name := range []string{"tx-user", "tx-nopass", "tx-other"} {
+			if _, err := f.svc.GetByUsername(ctx, f.realm.ID, name); !errors.Is(err, accounts.ErrNotFound) {
+				t.Errorf("%s exists after a rolled-back transaction: %v", name, err)
+			}
 		}
 	})
 }

@@ -3,10 +3,11 @@
 //
 // One [Service] per process holds the password policy ([Service.SetPolicy],
 // called at start and on every config reload) and the bound on argon2id
-// computations. Users are created, read, listed, activated and deactivated
-// through it; every login path — the password grant, LoginID, legacy — calls
-// the one password check, [Service.VerifyPassword] (or
-// [Service.VerifyPasswordByEmail], the same check matching the e-mail):
+// computations. Users are created, read, listed, updated, activated,
+// deactivated and deleted through it; every login path — the password
+// grant, LoginID, legacy — calls the one password check,
+// [Service.VerifyPassword] (or [Service.VerifyPasswordByEmail], the same
+// check matching the e-mail):
 //
 //   - Lockout first: each attempt reserves a failure slot for (realm,
 //     normalised login) in the database, whether or not the user exists, with
@@ -34,8 +35,21 @@
 // password_min_length characters, and are refused when they are among the
 // most common passwords (zxcvbn's list and score, see [CheckPassword]).
 //
+// Validation reports every problem at once: a [*ValidationError] lists them
+// as [Problem]s (wire field name, stable code, message), in field order, and
+// matches ErrInvalidUser (and ErrWeakPassword when the password is among
+// them). [Service.Validate] runs the checks without a database. In a realm
+// with username_is_email the username is an e-mail address and equals the
+// user's e-mail (a blank one takes the other's value), so no username can
+// be another user's e-mail and capture their login: the password check
+// there matches the login against both.
+//
 // Every method runs in the storage transaction that its context carries,
-// if any. Call VerifyPassword outside a transaction: it hashes for tens of
+// if any — but a password is never hashed inside one: hashing takes tens of
 // milliseconds, and a transaction would hold its locks (on SQLite, the one
-// write lock) all that time.
+// write lock) all that time. [Service.Prepare], [Service.Update] and
+// [Service.SetPassword] refuse such a context with [ErrHashInTransaction];
+// to create a user with a password inside a transaction, Prepare it before
+// and [Service.Insert] it inside. Call VerifyPassword outside a transaction
+// too.
 package accounts

@@ -57,8 +57,18 @@ var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 // The check costs up to a few milliseconds (zxcvbn on at most the first 64
 // characters) and runs only when a password is set, never at login.
 func CheckPassword(realm *config.Realm, password string, userInputs ...string) (string, error) {
+	pw, p := passwordProblem(realm, password, userInputs...)
+	if p != nil {
+		return "", fmt.Errorf("%w: %s", ErrWeakPassword, p.Message)
+	}
+	return pw, nil
+}
+
+// passwordProblem is CheckPassword's policy, reporting a refusal as the
+// password's Problem.
+func passwordProblem(realm *config.Realm, password string, userInputs ...string) (string, *Problem) {
 	if !utf8.ValidString(password) {
-		return "", fmt.Errorf("%w: password is not valid UTF-8", ErrWeakPassword)
+		return "", &Problem{FieldPassword, CodeInvalid, "password is not valid UTF-8"}
 	}
 	pw := norm.NFC.String(password)
 	n := utf8.RuneCountInString(pw)
@@ -68,12 +78,12 @@ func CheckPassword(realm *config.Realm, password string, userInputs ...string) (
 	}
 	switch {
 	case n < minLen:
-		return "", fmt.Errorf("%w: password must be at least %d characters", ErrWeakPassword, minLen)
+		return "", &Problem{FieldPassword, CodeTooShort, fmt.Sprintf("password must be at least %d characters", minLen)}
 	case n > MaxPasswordLength:
-		return "", fmt.Errorf("%w: password must be at most %d characters", ErrWeakPassword, MaxPasswordLength)
+		return "", &Problem{FieldPassword, CodeTooLong, fmt.Sprintf("password must be at most %d characters", MaxPasswordLength)}
 	}
 	if _, common := commonPasswords()[strings.ToLower(pw)]; common {
-		return "", fmt.Errorf("%w: password is one of the most common passwords; choose another", ErrWeakPassword)
+		return "", &Problem{FieldPassword, CodeWeak, "password is one of the most common passwords; choose another"}
 	}
 	scored := pw
 	if n > scoredPrefix {
@@ -89,7 +99,7 @@ func CheckPassword(realm *config.Realm, password string, userInputs ...string) (
 		}
 	}
 	if zxcvbn.PasswordStrength(scored, inputs).Score == 0 {
-		return "", fmt.Errorf("%w: password is too easy to guess (a common word or password, a name, a date, a repetition, a keyboard pattern or your own username or email); choose a longer or less predictable one", ErrWeakPassword)
+		return "", &Problem{FieldPassword, CodeWeak, "password is too easy to guess (a common word or password, a name, a date, a repetition, a keyboard pattern or your own username or email); choose a longer or less predictable one"}
 	}
 	return pw, nil
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -68,16 +66,21 @@ func fromStorage(u *storage.User) *User {
 // NewUser is what Create needs. Username, Email, names and Role are
 // trimmed of surrounding white space; ArbitraryID and EnvironmentGUID are
 // taken as they are. A user needs a username, an e-mail or an arbitrary_id;
-// a password needs a username or an e-mail to log in with.
+// a password needs a username or an e-mail to log in with. In a realm with
+// username_is_email, the username is an e-mail address and the two are
+// one: give either, or both equal.
 type NewUser struct {
 	Username, Email string
 	// Password is the plain password, hashed here; "" means none (Work API
 	// users log in with an APT, not a password).
-	Password            string
-	FirstName, LastName string
-	Role                string // "" means DefaultRole
-	ArbitraryID         string // with EnvironmentGUID, or neither
-	EnvironmentGUID     string
+	Password string
+	// PasswordConfirmation, when not nil, must equal Password (a form's
+	// second entry of it).
+	PasswordConfirmation *string
+	FirstName, LastName  string
+	Role                 string // "" means DefaultRole
+	ArbitraryID          string // with EnvironmentGUID, or neither
+	EnvironmentGUID      string
 }
 
 // Normalize returns the form of a username, e-mail or login name that is
@@ -88,129 +91,62 @@ func Normalize(s string) string {
 	return norm.NFC.String(strings.ToLower(norm.NFC.String(strings.TrimSpace(s))))
 }
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidUser, fmt.Sprintf(format, args...))
+// PreparedUser is a new user validated, its password hashed and its id
+// assigned by [Service.Prepare], ready for [Service.Insert]. Insert it once.
+type PreparedUser struct {
+	row storage.User
 }
 
-// checkText refuses invalid UTF-8, control characters and more than max
-// characters; what names the field in the message.
-func checkText(what, s string, max int) error {
-	switch {
-	case !utf8.ValidString(s):
-		return invalid("%s is not valid UTF-8", what)
-	case utf8.RuneCountInString(s) > max:
-		return invalid("%s must be at most %d characters", what, max)
-	case strings.ContainsFunc(s, unicode.IsControl):
-		return invalid("%s must not contain control characters", what)
-	}
-	return nil
-}
+// ID is the usr_ id the user will have.
+func (p *PreparedUser) ID() string { return p.row.ID }
 
-// checkEmail wants one "@" with something on both sides and no white space.
-func checkEmail(email string) error {
-	if err := checkText("email", email, MaxTextLength); err != nil {
-		return err
-	}
-	local, domain, ok := strings.Cut(email, "@")
-	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") || strings.ContainsFunc(email, unicode.IsSpace) {
-		return invalid("email %q does not look like an e-mail address (name@example.com)", email)
-	}
-	return nil
-}
-
-// validate checks in and returns the row to store, without id, hash or times.
-func validate(realm *config.Realm, in NewUser) (*storage.User, error) {
-	if realm == nil {
-		return nil, invalid("no realm")
-	}
-	u := &storage.User{
-		Realm:           realm.ID,
-		Username:        strings.TrimSpace(in.Username),
-		Email:           strings.TrimSpace(in.Email),
-		ArbitraryID:     in.ArbitraryID,
-		EnvironmentGUID: in.EnvironmentGUID,
-		FirstName:       strings.TrimSpace(in.FirstName),
-		LastName:        strings.TrimSpace(in.LastName),
-		Role:            strings.TrimSpace(in.Role),
-		Status:          StatusActive,
-	}
-	if u.Role == "" {
-		u.Role = DefaultRole
-	}
-	if u.Username != "" {
-		if err := checkText("username", u.Username, MaxTextLength); err != nil {
-			return nil, err
-		}
-		u.UsernameNorm = Normalize(u.Username)
-		if utf8.RuneCountInString(u.UsernameNorm) > MaxTextLength {
-			return nil, invalid("username must be at most %d characters once lower-cased", MaxTextLength)
-		}
-	}
-	if u.Email != "" {
-		if err := checkEmail(u.Email); err != nil {
-			return nil, err
-		}
-		u.EmailNorm = Normalize(u.Email)
-		if utf8.RuneCountInString(u.EmailNorm) > MaxTextLength {
-			return nil, invalid("email must be at most %d characters once lower-cased", MaxTextLength)
-		}
-	}
-	if (u.ArbitraryID == "") != (u.EnvironmentGUID == "") {
-		return nil, invalid("arbitrary_id and environment_guid go together: give both or neither")
-	}
-	// Ids are compared byte for byte, but MySQL ignores trailing spaces
-	// (PAD SPACE): refuse surrounding white space so both backends agree.
-	for _, f := range []struct{ name, value string }{{"arbitrary_id", u.ArbitraryID}, {"environment_guid", u.EnvironmentGUID}} {
-		if strings.TrimSpace(f.value) != f.value {
-			return nil, invalid("%s must not begin or end with white space", f.name)
-		}
-	}
-	for _, f := range []struct{ name, value string }{
-		{"arbitrary_id", u.ArbitraryID}, {"environment_guid", u.EnvironmentGUID},
-		{"first_name", u.FirstName}, {"last_name", u.LastName},
-	} {
-		if err := checkText(f.name, f.value, MaxTextLength); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkText("role", u.Role, MaxRoleLength); err != nil {
-		return nil, err
-	}
-	switch {
-	case u.Username == "" && u.Email == "" && u.ArbitraryID == "":
-		return nil, invalid("a user needs a username, an email or an arbitrary_id")
-	case in.Password != "" && u.Username == "" && u.Email == "":
-		return nil, invalid("a user with a password needs a username or an email to log in with")
-	}
-	return u, nil
-}
-
-// Create adds a user to realm: validated (ErrInvalidUser), its password
-// checked against the realm's policy (ErrWeakPassword) and hashed (which may
-// wait for the bound on hashes: ErrBusy), then stored; a taken username,
-// email or arbitrary_id is ErrUsernameTaken, ErrEmailTaken or
-// ErrArbitraryIDTaken. It runs in the transaction ctx carries, if any.
-func (s *Service) Create(ctx context.Context, realm *config.Realm, in NewUser) (*User, error) {
-	u, err := validate(realm, in)
+// Prepare does everything of Create that needs no database: it validates in
+// (a *ValidationError with every problem, the password policy's included:
+// ErrInvalidUser, and ErrWeakPassword when the password is refused), hashes
+// the password with the bound on hashes (ErrBusy when it stays full for the
+// queue timeout) and assigns the new user's id. ctx must not carry a
+// transaction when in has a password (ErrHashInTransaction): hash first,
+// then open the transaction that calls Insert.
+func (s *Service) Prepare(ctx context.Context, realm *config.Realm, in NewUser) (*PreparedUser, error) {
+	u, pw, err := validateUser(realm, candidate{in: in})
 	if err != nil {
 		return nil, err
 	}
 	if in.Password != "" {
-		pw, err := CheckPassword(realm, in.Password, u.Username, u.Email, u.FirstName, u.LastName)
-		if err != nil {
-			return nil, err
-		}
 		if u.PasswordHash, err = s.hash(ctx, pw); err != nil {
 			return nil, err
 		}
 	}
 	u.ID = newUserID()
+	return &PreparedUser{row: *u}, nil
+}
+
+// Insert stores a prepared user, in the transaction ctx carries if any,
+// with the current time as created and updated time. A taken username,
+// email or arbitrary_id is ErrUsernameTaken, ErrEmailTaken or
+// ErrArbitraryIDTaken.
+func (s *Service) Insert(ctx context.Context, p *PreparedUser) (*User, error) {
+	if p == nil || p.row.ID == "" {
+		return nil, invalid("no prepared user")
+	}
+	u := p.row
 	now := s.now().UTC().Truncate(time.Microsecond)
 	u.CreatedAt, u.UpdatedAt = now, now
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	if err := s.store.CreateUser(ctx, &u); err != nil {
 		return nil, mapStoreErr(err)
 	}
-	return fromStorage(u), nil
+	return fromStorage(&u), nil
+}
+
+// Create adds a user to realm: Prepare, then Insert. A user with a password
+// must be created outside a transaction (ErrHashInTransaction); one without
+// runs in the transaction ctx carries, if any.
+func (s *Service) Create(ctx context.Context, realm *config.Realm, in NewUser) (*User, error) {
+	p, err := s.Prepare(ctx, realm, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.Insert(ctx, p)
 }
 
 // mapStoreErr turns storage's sentinels into ours.
@@ -320,47 +256,16 @@ func (s *Service) SetStatus(ctx context.Context, realmID, userID, status string)
 }
 
 // SetPassword replaces the password of the user userID of realm: checked
-// against the realm's policy (ErrWeakPassword), hashed (ErrBusy when the
-// bound on hashes stays full), stored, and every grant of the user but
-// keepRequestID ("" = all) revoked, in one transaction (SPEC §3). The
-// user's lockout slots (by username and e-mail) are freed too, so a new
-// password set by an admin also ends a lock.
+// against the realm's policy (a *ValidationError that is ErrWeakPassword),
+// hashed (ErrBusy when the bound on hashes stays full), stored, and every
+// grant of the user but keepRequestID ("" = all) revoked, in one
+// transaction (SPEC §3). The user's lockout slots (by username and e-mail)
+// are freed too, so a new password set by an admin also ends a lock. It is
+// Update with only the password changed, and like it refuses a ctx that
+// carries a transaction (ErrHashInTransaction).
 func (s *Service) SetPassword(ctx context.Context, realm *config.Realm, userID, password, keepRequestID string) error {
-	if realm == nil {
-		return invalid("no realm")
-	}
-	u, err := s.store.GetUser(ctx, realm.ID, userID)
-	if err != nil {
-		return mapStoreErr(err)
-	}
-	if u.Username == "" && u.Email == "" {
-		return invalid("a user with a password needs a username or an email to log in with")
-	}
-	pw, err := CheckPassword(realm, password, u.Username, u.Email, u.FirstName, u.LastName)
-	if err != nil {
-		return err
-	}
-	hash, err := s.hash(ctx, pw)
-	if err != nil {
-		return err
-	}
-	return mapStoreErr(s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.store.SetUserPassword(ctx, realm.ID, userID, hash, s.now()); err != nil {
-			return err
-		}
-		if err := s.store.RevokeSubjectExcept(ctx, userID, keepRequestID); err != nil {
-			return err
-		}
-		for _, login := range []string{u.UsernameNorm, u.EmailNorm} {
-			if login == "" {
-				continue
-			}
-			if err := s.store.ClearLoginAttempts(ctx, realm.ID, login); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
+	_, err := s.Update(ctx, realm, userID, Changes{Password: &password}, keepRequestID)
+	return err
 }
 
 // newUserID returns "usr_" and 22 random base62 characters (131 bits).

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
-	"golang.org/x/crypto/argon2"
 
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/storage"
@@ -77,6 +76,9 @@ type Service struct {
 	// onHash, when set (tests only, before any use), is called at the start
 	// of every argon2id computation, inside the bound.
 	onHash func()
+	// sleep waits d or until ctx ends: the padding of a check against a
+	// hash of other parameters (see verify). Tests replace it.
+	sleep func(ctx context.Context, d time.Duration)
 }
 
 // policy is one SetPolicy's worth of settings, swapped whole.
@@ -87,6 +89,28 @@ type policy struct {
 	// matches: the password check verifies against it when there is no
 	// user's hash, so that it costs the same.
 	dummyHash string
+	// cost is a running estimate, in nanoseconds, of one argon2id
+	// computation with params on this machine: seeded by making dummyHash,
+	// then updated by every computation with params the service performs
+	// (hashes, checks against the dummy or a current hash, re-hashes). A
+	// check against a hash of other, cheaper parameters is padded to it.
+	cost atomic.Int64
+}
+
+// observe adds one computation with p.params that took d to p.cost: an
+// exponentially weighted moving average (weight 1/8), so that a change of
+// the machine's load shows within a few logins. Concurrent updates may
+// lose one another's sample, which an estimate can afford.
+func (p *policy) observe(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	old := p.cost.Load()
+	if old <= 0 {
+		p.cost.Store(int64(d))
+		return
+	}
+	p.cost.Store(old + (int64(d)-old)/8)
 }
 
 // DefaultPasswords are the settings a Service has until SetPolicy: the
@@ -105,7 +129,7 @@ const (
 
 // New returns a Service on store with [DefaultPasswords] in force.
 func New(store *storage.Store, opts Options) *Service {
-	s := &Service{store: store, now: opts.Now, log: opts.Logger, hashes: newLimiter(1)}
+	s := &Service{store: store, now: opts.Now, log: opts.Logger, hashes: newLimiter(1), sleep: sleepCtx}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -123,6 +147,10 @@ func New(store *storage.Store, opts Options) *Service {
 // it is safe while logins run. Values the config loader would refuse (zero
 // parameters, a bound below 1, a negative timeout) are replaced by the
 // defaults.
+//
+// New parameters cost one argon2id computation here, outside the bound:
+// the dummy hash is made by hashing a random password, which also seeds the
+// estimate of a hash's duration that pads checks against older hashes.
 func (s *Service) SetPolicy(p config.Passwords) {
 	d := DefaultPasswords
 	params := argon2id.Params{
@@ -141,25 +169,38 @@ func (s *Service) SetPolicy(p config.Passwords) {
 	if p.QueueTimeout < 0 {
 		p.QueueTimeout = d.QueueTimeout
 	}
-	next := &policy{params: params, queueTimeout: p.QueueTimeout, dummyHash: dummyHash(params)}
+	next := &policy{params: params, queueTimeout: p.QueueTimeout}
 	if cur := s.policy.Load(); cur != nil && cur.params == params {
 		next.dummyHash = cur.dummyHash
+		next.cost.Store(cur.cost.Load())
+	} else {
+		began := time.Now()
+		next.dummyHash = dummyHash(params)
+		next.observe(time.Since(began))
 	}
 	s.policy.Store(next)
 	s.hashes.setMax(p.MaxConcurrentHashes)
 }
 
-// dummyHash returns a PHC string of params with a random salt and a random
-// key: verifying any password against it costs one argon2id computation
-// with params and fails (but for a 2^-256 chance). No hashing is needed to
-// make it.
+// dummyHash returns the hash with params of a random 256-bit password that
+// is then forgotten: verifying any password against it costs one argon2id
+// computation with params and fails (but for a 2^-256 chance).
 func dummyHash(p argon2id.Params) string {
-	salt := make([]byte, p.SaltLength)
-	key := make([]byte, p.KeyLength)
-	_, _ = rand.Read(salt) // crypto/rand.Read never fails (Go ≥ 1.24)
-	_, _ = rand.Read(key)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Iterations, p.Parallelism,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret) // crypto/rand.Read never fails (Go ≥ 1.24)
+	// CreateHash fails only when reading the salt from crypto/rand does.
+	h, _ := argon2id.CreateHash(base64.RawStdEncoding.EncodeToString(secret), &p)
+	return h
+}
+
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // hash makes a PHC argon2id hash of password with the current parameters,
@@ -178,7 +219,10 @@ func (s *Service) hash(ctx context.Context, password string) (string, error) {
 		s.onHash()
 	}
 	params := pol.params
-	return newHash(password, &params)
+	began := time.Now()
+	h, err := newHash(password, &params)
+	pol.observe(time.Since(began))
+	return h, err
 }
 
 func newHash(password string, p *argon2id.Params) (string, error) {
@@ -190,21 +234,38 @@ func newHash(password string, p *argon2id.Params) (string, error) {
 }
 
 // compare verifies password against hash within the bound on concurrent
-// hashes, and reports whether it matches and whether the hash's parameters
-// differ from the current ones (it should be re-hashed). A malformed hash is
-// an error.
-func (s *Service) compare(ctx context.Context, password, hash string) (match, stale bool, err error) {
-	pol := s.policy.Load()
+// hashes of pol, and reports whether it matches and — when the hash's
+// parameters differ from pol's (it should be re-hashed) — how long the
+// computation took, for the caller to pad. A malformed hash is an error.
+func (s *Service) compare(ctx context.Context, pol *policy, password, hash string) (match, stale bool, took time.Duration, err error) {
 	if err := s.hashes.acquire(ctx, pol.queueTimeout); err != nil {
-		return false, false, err
+		return false, false, 0, err
 	}
 	defer s.hashes.release()
 	if s.onHash != nil {
 		s.onHash()
 	}
+	began := time.Now()
 	match, params, err := argon2id.CheckHash(password, hash)
+	took = time.Since(began)
 	if err != nil {
-		return false, false, fmt.Errorf("accounts: stored password hash: %w", err)
+		return false, false, 0, fmt.Errorf("accounts: stored password hash: %w", err)
 	}
-	return match, *params != pol.params, nil
+	if *params == pol.params {
+		pol.observe(took)
+		return match, false, took, nil
+	}
+	return match, true, took, nil
+}
+
+// pad sleeps, outside the bound on hashes, for what a check that took took
+// against a hash of other parameters fell short of one computation with
+// pol's: so that a wrong password for a user whose hash is older and
+// cheaper takes as long as one for an unknown user, whose check runs
+// against the dummy hash of the current parameters. A check that took
+// longer is not padded (an unknown user cannot be made slower to match).
+func (s *Service) pad(ctx context.Context, pol *policy, took time.Duration) {
+	if d := time.Duration(pol.cost.Load()) - took; d > 0 {
+		s.sleep(ctx, d)
+	}
 }

@@ -21,7 +21,14 @@
 //     against a dummy hash of the current parameters when the user is unknown
 //     or has no password, so that unknown user, wrong password and
 //     deactivated user take the same time and give the same error,
-//     [ErrInvalidCredentials].
+//     [ErrInvalidCredentials]. A user's hash of older, cheaper parameters
+//     would answer a wrong password faster than the dummy: such a failed
+//     check is padded, after its hash slot is given back, to a running
+//     estimate of one computation with the current parameters (seeded when
+//     SetPolicy makes the dummy hash, then averaged over every
+//     current-parameter hash, check and re-hash the Service performs). A
+//     hash of costlier parameters is not padded: it is slower than the
+//     dummy, and nothing makes an unknown user slower.
 //   - At most passwords.max_concurrent_hashes computations run at once in
 //     the process; a caller beyond that waits up to passwords.queue_timeout,
 //     then gets [ErrBusy] (the HTTP layer answers 503 with Retry-After).

@@ -32,3 +32,22 @@ func StoredHash(ctx context.Context, s *Service, realmID, userID string) (string
 	}
 	return u.PasswordHash, nil
 }
+
+// SetSleeper replaces the sleep that pads a check against a hash of other
+// parameters. Set it before any use of s.
+func SetSleeper(s *Service, f func(ctx context.Context, d time.Duration)) { s.sleep = f }
+
+// HashCost is the current estimate of one argon2id computation with the
+// current parameters.
+func HashCost(s *Service) time.Duration { return time.Duration(s.policy.Load().cost.Load()) }
+
+// SetHashCost sets that estimate (until the next computation updates it).
+func SetHashCost(s *Service, d time.Duration) { s.policy.Load().cost.Store(int64(d)) }
+
+// TryHashSlot takes a slot of the bound on hashes if one is free at once.
+func TryHashSlot(s *Service) (release func(), ok bool) {
+	if err := s.hashes.acquire(context.Background(), 0); err != nil {
+		return nil, false
+	}
+	return s.hashes.release, true
+}

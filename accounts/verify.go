@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -81,11 +82,14 @@ func (s *Service) verify(ctx context.Context, realm *config.Realm, login, passwo
 
 	// 3. One argon2id computation whatever happened above: against the
 	// user's hash, else against a dummy one of the current parameters.
-	hash := s.policy.Load().dummyHash
+	// A hash of other parameters than the current ones is padded to the
+	// time of a current one on failure.
+	pol := s.policy.Load()
+	hash := pol.dummyHash
 	if user != nil && user.PasswordHash != "" {
 		hash = user.PasswordHash
 	}
-	match, stale, err := s.compare(ctx, norm.NFC.String(password), hash)
+	match, stale, took, err := s.compare(ctx, pol, norm.NFC.String(password), hash)
 	if err != nil {
 		if !errors.Is(err, ErrBusy) && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "accounts: password check failed", "realm", realm.ID, "error", err)
@@ -93,6 +97,9 @@ func (s *Service) verify(ctx context.Context, realm *config.Realm, login, passwo
 		return nil, release(err)
 	}
 	if !match || user == nil || user.PasswordHash == "" || user.Status != StatusActive {
+		if stale {
+			s.pad(ctx, pol, took)
+		}
 		return nil, ErrInvalidCredentials // the slot stays taken: a failure
 	}
 
@@ -122,7 +129,9 @@ func (s *Service) rehash(ctx context.Context, user *storage.User, password strin
 		s.onHash()
 	}
 	params := pol.params
+	began := time.Now()
 	h, err := newHash(password, &params)
+	pol.observe(time.Since(began))
 	s.hashes.release()
 	if err != nil {
 		s.log.WarnContext(ctx, "accounts: re-hashing a password failed", "user", user.ID, "error", err)

@@ -34,6 +34,8 @@
 //     then gets [ErrBusy] (the HTTP layer answers 503 with Retry-After).
 //   - Hashes are PHC strings, so old parameters keep verifying; a successful
 //     login with a hash of other parameters re-hashes the password.
+//   - Client secrets go through [Service.VerifySecret]: a sha256 hash is
+//     compared at once, an argon2id one under the same bound as passwords.
 //
 // Usernames and e-mails are unique within a realm case-insensitively after
 // Unicode NFC normalisation ([Normalize]); the normalised forms are computed

@@ -3,7 +3,9 @@ package inbound
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/config"
@@ -45,16 +47,19 @@ func VerifyAPT(raw string, snap *config.Snapshot, tokenURL string, now time.Time
 	if guid == "" {
 		return nil, invalid(`claim "environment_guid" (or "iss") is required`)
 	}
+	if err := checkID(guid, `"environment_guid" (or "iss")`); err != nil {
+		return nil, err
+	}
 	env := snap.Environment(guid)
 	if env == nil {
-		return nil, invalid("unknown environment %q", truncate(guid))
+		return nil, invalid(`claim "environment_guid" (or "iss") names no configured environment`)
 	}
 	arbitraryID, err := claimPair(tok, "arbitrary_id", "sub")
 	if err != nil {
 		return nil, err
 	}
-	if n := utf8.RuneCountInString(arbitraryID); n == 0 || n > MaxArbitraryIDLength {
-		return nil, invalid(`claim "arbitrary_id" (or "sub") must be 1 to %d characters`, MaxArbitraryIDLength)
+	if err := checkID(arbitraryID, `"arbitrary_id" (or "sub")`); err != nil {
+		return nil, err
 	}
 	rules := Rules{
 		Kind:            APTKind,
@@ -104,14 +109,35 @@ func stringClaim(tok *Token, name string) (string, bool, error) {
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false, invalid("claim %q must be a string", name)
+		return "", false, invalidBecause(err, "claim %q must be a string", name)
+	}
+	if !utf8.Valid(raw) {
+		// encoding/json has replaced the invalid bytes with U+FFFD; keep
+		// that visible to checkID.
+		s += string(utf8.RuneError)
 	}
 	return s, true, nil
 }
 
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+// checkID refuses an id claim (arbitrary_id, environment_guid) that the
+// user store would refuse later, as a server error, or that the database
+// backends would compare differently (MySQL ignores trailing spaces): 1 to
+// MaxArbitraryIDLength characters of valid UTF-8, without surrounding white
+// space or control characters. U+FFFD counts as invalid UTF-8: it is what
+// encoding/json puts in place of invalid bytes and of lone surrogate
+// escapes ("\ud800"), so two different ids could otherwise become one.
+func checkID(s, claim string) error {
+	switch {
+	case s == "":
+		return invalid("claim %s must be 1 to %d characters", claim, MaxArbitraryIDLength)
+	case !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError):
+		return invalid("claim %s is not valid UTF-8 text", claim)
+	case utf8.RuneCountInString(s) > MaxArbitraryIDLength:
+		return invalid("claim %s must be 1 to %d characters", claim, MaxArbitraryIDLength)
+	case strings.TrimSpace(s) != s:
+		return invalid("claim %s must not begin or end with white space", claim)
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return invalid("claim %s must not contain control characters", claim)
 	}
-	return s
+	return nil
 }

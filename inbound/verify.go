@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ const (
 )
 
 // ErrInvalid is wrapped by every verification failure; the message after it
-// says which rule failed and is safe to show to the caller.
+// says which rule failed and is safe to show to the caller (see Reason).
 var ErrInvalid = errors.New("inbound: invalid token")
 
 // ErrReplayed is wrapped when a token's jti was already used.
@@ -94,8 +95,33 @@ func (c *Claims) String(name string) string {
 	return s
 }
 
+// refusal is how this package refuses a token: kind (ErrInvalid or
+// ErrReplayed), reason, one of this package's own sentences, which is all
+// that Error and Reason show, and cause, a library's error (go-jose,
+// encoding/json) kept for logs and reached only through errors.Unwrap. The
+// sentences never quote text from the token: only names, numbers, times
+// and values of the configuration.
+type refusal struct {
+	kind   error
+	reason string
+	cause  error
+}
+
+func (r *refusal) Error() string { return r.kind.Error() + ": " + r.reason }
+
+// Is makes errors.Is(err, ErrInvalid) and errors.Is(err, ErrReplayed) work.
+func (r *refusal) Is(target error) bool { return target == r.kind }
+
+// Unwrap returns the library error behind the refusal, if any, for logs.
+func (r *refusal) Unwrap() error { return r.cause }
+
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return &refusal{kind: ErrInvalid, reason: fmt.Sprintf(format, args...)}
+}
+
+// invalidBecause is invalid with the library error that caused it.
+func invalidBecause(cause error, format string, args ...any) error {
+	return &refusal{kind: ErrInvalid, reason: fmt.Sprintf(format, args...), cause: cause}
 }
 
 // forbiddenHeaders are header parameters that would let the token choose its
@@ -118,11 +144,11 @@ func Parse(token string, maxSize int) (*Token, error) {
 	}
 	hdrJSON, err := base64.RawURLEncoding.DecodeString(parts[0])
 	if err != nil {
-		return nil, invalid("header is not base64url")
+		return nil, invalidBecause(err, "header is not base64url")
 	}
-	hdrFields, err := decodeObject(hdrJSON)
+	hdrFields, err := decodeObject(hdrJSON, "header")
 	if err != nil {
-		return nil, invalid("header: %v", err)
+		return nil, err
 	}
 	for _, name := range forbiddenHeaders {
 		if _, ok := hdrFields[name]; ok {
@@ -130,8 +156,15 @@ func Parse(token string, maxSize int) (*Token, error) {
 		}
 	}
 	t := &Token{raw: token}
-	if err := json.Unmarshal(hdrJSON, &t.Header); err != nil {
-		return nil, invalid("header: %v", err)
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"alg", &t.Header.Alg}, {"kid", &t.Header.KID}, {"typ", &t.Header.Typ}} {
+		if v, ok := hdrFields[f.name]; ok {
+			if err := json.Unmarshal(v, f.dst); err != nil {
+				return nil, invalidBecause(err, "header parameter %q must be a string", f.name)
+			}
+		}
 	}
 	if len(t.Header.KID) > MaxKIDLength {
 		return nil, invalid("kid longer than %d characters", MaxKIDLength)
@@ -141,7 +174,11 @@ func Parse(token string, maxSize int) (*Token, error) {
 	}
 	t.payload, err = base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return nil, invalid("payload is not base64url")
+		return nil, invalidBecause(err, "payload is not base64url")
+	}
+	// Checked here so that go-jose's own message never has to be shown.
+	if _, err := base64.RawURLEncoding.DecodeString(parts[2]); err != nil {
+		return nil, invalidBecause(err, "signature is not base64url")
 	}
 	if t.Claims, err = parseClaims(t.payload); err != nil {
 		return nil, err
@@ -154,54 +191,65 @@ func Parse(token string, maxSize int) (*Token, error) {
 func algorithm(alg string) (jose.SignatureAlgorithm, error) {
 	a, err := config.JOSEAlgorithm(alg)
 	if err != nil {
+		if !slices.ContainsFunc(registeredAlgs, func(r string) bool { return strings.EqualFold(r, alg) }) {
+			return "", invalid("the header's alg is not an accepted algorithm (allowed: ES256, RS256, EdDSA per configured key)")
+		}
 		return "", invalid("algorithm %q is not accepted (allowed: ES256, RS256, EdDSA per configured key)", alg)
 	}
 	return a, nil
 }
 
+// registeredAlgs are the JWS algorithm names (RFC 7518, RFC 8037, RFC 8812)
+// a refusal may quote; any other alg is not repeated back.
+var registeredAlgs = []string{
+	"none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512",
+	"PS256", "PS384", "PS512", "EdDSA", "ES256K", "Ed25519", "Ed448",
+}
+
 // decodeObject decodes a JSON object and refuses duplicate member names, which
-// different parsers resolve differently.
-func decodeObject(data []byte) (map[string]json.RawMessage, error) {
+// different parsers resolve differently. part ("header", "claims") starts
+// the refusal's reason.
+func decodeObject(data []byte, part string) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
 	if err != nil || tok != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
+		return nil, invalidBecause(err, "%s: not a JSON object", part)
 	}
 	out := make(map[string]json.RawMessage)
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, errors.New("malformed JSON")
+			return nil, invalidBecause(err, "%s: malformed JSON", part)
 		}
 		name, _ := tok.(string)
 		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("duplicate member %q", name)
+			return nil, invalid("%s: duplicate member names", part)
 		}
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, errors.New("malformed JSON")
+			return nil, invalidBecause(err, "%s: malformed JSON", part)
 		}
 		out[name] = v
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, errors.New("malformed JSON")
+		return nil, invalidBecause(err, "%s: malformed JSON", part)
 	}
 	if dec.More() || dec.InputOffset() != int64(len(bytes.TrimRight(data, " \t\r\n"))) {
-		return nil, errors.New("trailing data after JSON object")
+		return nil, invalid("%s: trailing data after the JSON object", part)
 	}
 	return out, nil
 }
 
 func parseClaims(payload []byte) (Claims, error) {
-	raw, err := decodeObject(payload)
+	raw, err := decodeObject(payload, "claims")
 	if err != nil {
-		return Claims{}, invalid("claims: %v", err)
+		return Claims{}, err
 	}
 	c := Claims{Raw: raw}
 	for name, dst := range map[string]*string{"iss": &c.Issuer, "sub": &c.Subject, "jti": &c.JTI} {
 		if v, ok := raw[name]; ok {
 			if err := json.Unmarshal(v, dst); err != nil {
-				return Claims{}, invalid("claim %q must be a string", name)
+				return Claims{}, invalidBecause(err, "claim %q must be a string", name)
 			}
 		}
 	}
@@ -210,7 +258,7 @@ func parseClaims(payload []byte) (Claims, error) {
 		if err := json.Unmarshal(v, &one); err == nil {
 			c.Audience = []string{one}
 		} else if err := json.Unmarshal(v, &c.Audience); err != nil {
-			return Claims{}, invalid(`claim "aud" must be a string or an array of strings`)
+			return Claims{}, invalidBecause(err, `claim "aud" must be a string or an array of strings`)
 		}
 	}
 	for name, dst := range map[string]**time.Time{"exp": &c.ExpiresAt, "nbf": &c.NotBefore, "iat": &c.IssuedAt} {
@@ -222,11 +270,11 @@ func parseClaims(payload []byte) (Claims, error) {
 		dec := json.NewDecoder(bytes.NewReader(v))
 		dec.UseNumber()
 		if err := dec.Decode(&n); err != nil {
-			return Claims{}, invalid("claim %q must be a number of seconds", name)
+			return Claims{}, invalidBecause(err, "claim %q must be a number of seconds", name)
 		}
 		f, err := n.Float64()
 		if err != nil || f < 0 || f > 1e11 {
-			return Claims{}, invalid("claim %q is out of range", name)
+			return Claims{}, invalidBecause(err, "claim %q is out of range", name)
 		}
 		t := time.Unix(int64(f), 0).UTC()
 		*dst = &t
@@ -275,7 +323,7 @@ func (t *Token) Consume(ctx context.Context, issuer string, rules Rules, once On
 	}
 	if err := once.UseOnce(ctx, rules.Kind, issuer, t.Claims.JTI, t.exp.Add(rules.Leeway)); err != nil {
 		if IsUsed(err) {
-			return fmt.Errorf("%w: jti %q was already used", ErrReplayed, t.Claims.JTI)
+			return &refusal{kind: ErrReplayed, reason: "a token with this jti was accepted before; sign a new one for every request", cause: err}
 		}
 		return fmt.Errorf("inbound: record jti: %w", err)
 	}
@@ -289,7 +337,7 @@ func (t *Token) verifySignature(keys []config.PublicKey) error {
 	}
 	jws, err := jose.ParseSigned(t.raw, []jose.SignatureAlgorithm{alg})
 	if err != nil {
-		return invalid("malformed JWS: %v", err)
+		return invalidBecause(err, "malformed JWS")
 	}
 	tried := 0
 	for _, k := range keys {
@@ -310,7 +358,7 @@ func (t *Token) verifySignature(keys []config.PublicKey) error {
 	}
 	switch {
 	case t.Header.KID != "" && tried == 0:
-		return invalid("no key with kid %q", t.Header.KID)
+		return invalid("no configured key has the token's kid")
 	case tried == 0:
 		return invalid("no configured key for algorithm %s", t.Header.Alg)
 	}
@@ -364,7 +412,20 @@ func (t *Token) checkAudience(rules Rules) error {
 // IsUsed reports whether err says a single-use id was already recorded.
 func IsUsed(err error) bool { return errors.Is(err, storage.ErrAlreadyUsed) }
 
-// Reason is err's message for the caller, without the package prefix.
+// Reason is why err refused a token, for the caller (an error_description
+// or message): one of this package's own stable sentences, such as
+// "invalid token: signature does not verify", never a library's text
+// (go-jose, encoding/json, strconv) nor the token's own content, which stay
+// in the error chain for logs (errors.Unwrap). An error that is not a
+// refusal of this package, a database error for one, gets a generic
+// sentence. Reason(nil) is "".
 func Reason(err error) string {
-	return strings.TrimPrefix(err.Error(), "inbound: ")
+	if err == nil {
+		return ""
+	}
+	var r *refusal
+	if errors.As(err, &r) {
+		return strings.TrimPrefix(r.Error(), "inbound: ")
+	}
+	return "invalid token: the token could not be verified"
 }

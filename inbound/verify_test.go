@@ -189,7 +189,8 @@ func TestVerifyReplay(t *testing.T) {
 }
 
 // FuzzParse feeds arbitrary input to the parser that runs before any
-// signature check: it must never panic, and must respect the size cap.
+// signature check: it must never panic, must respect the size cap, and
+// every refusal's Reason is one of our sentences without library text.
 func FuzzParse(f *testing.F) {
 	f.Add(raw(`{"alg":"ES256"}`, `{"iss":"a","exp":1}`, "sig"))
 	f.Add(raw(`{"alg":"none"}`, `{}`, ""))
@@ -198,12 +199,22 @@ func FuzzParse(f *testing.F) {
 	f.Add(raw(`{"alg":"EdDSA"}`, `{"exp":1e300,"iat":-1}`, ""))
 	f.Add("a.b.c")
 	f.Add("")
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keys := []config.PublicKey{{KID: "ec", Alg: config.AlgES256, Key: &key.PublicKey}}
+	f.Add(raw(`{"alg":"ES256","kid":"ec"}`, `{"exp":1800000030}`, "sig"))
 	f.Fuzz(func(t *testing.T, token string) {
 		tok, err := Parse(token, 4096)
+		if err == nil {
+			// The signature and claim checks' refusals must be as clean.
+			if err := tok.Verify(keys, Rules{Kind: "k", Audiences: []string{"https://as.test"}, MaxLifetime: time.Minute}, now); err != nil {
+				checkReason(t, err)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error not wrapping ErrInvalid: %v", err)
 			}
+			checkReason(t, err)
 			return
 		}
 		if len(token) > 4096 {

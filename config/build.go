@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/secrethash"
 )
@@ -422,12 +423,19 @@ func (l *loader) secret(plain, hash, path, field, who string) string {
 	return ""
 }
 
+// MaxEnvironmentGUIDLength is the longest environment guid, in characters.
+const MaxEnvironmentGUIDLength = 255
+
 func (l *loader) environments(in []fileEnvironment) []*Environment {
 	guids := map[string]string{}
 	out := make([]*Environment, 0, len(in))
 	for i, e := range in {
 		path := fmt.Sprintf("environments[%d]", i)
 		if l.checkName(e.GUID, path+".guid", "environment guid") {
+			// Users keep their environment's guid in a 255-character column.
+			if n := utf8.RuneCountInString(e.GUID); n > MaxEnvironmentGUIDLength {
+				l.errorf(path+".guid", "an environment guid may be at most %d characters, got %d", MaxEnvironmentGUIDLength, n)
+			}
 			l.unique(guids, e.GUID, path+".guid", "environment guid")
 		}
 		realmOK := l.realmRef(e.Realm, path+".realm")
@@ -636,6 +644,10 @@ func (l *loader) unique(seen map[string]string, value, path, what string) bool {
 func (l *loader) checkName(id, path, what string) bool {
 	if id == "" {
 		l.errorf(path, "required: a %s", what)
+		return false
+	}
+	if !utf8.ValidString(id) {
+		l.errorf(path, "not valid UTF-8 text")
 		return false
 	}
 	if strings.IndexFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {

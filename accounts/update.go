@@ -62,7 +62,9 @@ func (s *Service) Update(ctx context.Context, realm *config.Realm, userID string
 		}
 	}
 	if realm.UsernameIsEmail && ch.Email != nil {
-		in.Username = *ch.Email
+		// The username becomes the new e-mail: left blank, it takes the
+		// e-mail's value and is checked once, as the e-mail.
+		in.Username = ""
 		changed[FieldUsername] = true
 	}
 	u, pw, err := validateUser(realm, candidate{

@@ -306,6 +306,11 @@ func TestUpdateChecksOnlyWhatChanges(t *testing.T) {
 		if _, err := f.svc.GetByUsername(ctx, f.realm.ID, "olduser"); !errors.Is(err, accounts.ErrNotFound) {
 			t.Errorf("the old username still finds the user: %v", err)
 		}
+		// A bad e-mail is one problem, not one more for the username made
+		// of it.
+		if _, err := f.svc.Update(ctx, f.realm, legacy.ID, accounts.Changes{Email: strp("not-an-email")}, ""); !slices.Equal(problemsOf(t, err), []string{"email/invalid"}) {
+			t.Errorf("Update(bad e-mail) in an e-mail realm = %v, want email/invalid alone", err)
+		}
 		// A user with a password keeps a name to log in with.
 		if _, err := f.svc.Update(ctx, f.realm, legacy.ID, accounts.Changes{Email: strp("")}, ""); !slices.Equal(problemsOf(t, err), []string{"username/blank"}) {
 			t.Errorf("Update removing the only login name = %v, want username/blank", err)

@@ -58,6 +58,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"NestedTransactions", testNestedTransactions},
 		{"Purge", testPurge},
 		{"AuthorizeCodeUnsupported", testAuthorizeCodeUnsupported},
+		{"ClosedStore", testClosedStore},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserFindByLogin", testUserFindByLogin},
 		{"UserUniqueNorms", testUserUniqueNorms},

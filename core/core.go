@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/ory/fosite"
@@ -26,41 +28,48 @@ type Grant interface {
 	GrantType() string
 }
 
-// GrantFactory builds a grant for one Core.
+// GrantFactory builds a grant for one Core. A grant keeps only the narrow
+// interface of the core operations it calls.
 type GrantFactory func(c *Core) Grant
 
-// Core is everything that one config snapshot needs to issue, validate and
-// revoke tokens: the fosite provider built for it, its clients and its
-// strategy. A Core is immutable once New returns; a reload builds a new one.
-type Core struct {
-	Snap     *config.Snapshot
-	Store    *storage.Store
-	Provider fosite.OAuth2Provider
-	Config   *fosite.Config
-	Strategy *TokenStrategy
-	// Accounts holds users and the one password check; shared by every
-	// core of the process (it outlives reloads).
+// Deps are the process-lifetime dependencies that every core of a process
+// shares: they outlive reloads, while a Core lives as long as its snapshot.
+type Deps struct {
+	// Store is the database.
+	Store *storage.Store
+	// Accounts holds users, the one password check and the bounded hasher.
 	Accounts *accounts.Service
-	// TokenURL is the exact public URL of the token endpoint.
-	TokenURL string
-
-	clients map[string]*Client
-	grants  map[string]bool
-	now     func() time.Time
-}
-
-// Options tune New; the zero value is production.
-type Options struct {
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
-	// Accounts is the process's user service.
-	Accounts *accounts.Service
 }
 
-// New builds the provider for snap on store, with the given grants. It is
-// the one place a fosite provider is composed.
-func New(snap *config.Snapshot, store *storage.Store, opts Options, grants ...GrantFactory) (*Core, error) {
-	now := opts.Now
+// Core is the operations API over one config snapshot: it issues, refreshes,
+// introspects, authenticates and revokes tokens through the fosite provider
+// built for that snapshot. Its parts are unexported: surfaces and grants call
+// its operations, never its provider or store. A Core is immutable once New
+// returns; a reload builds a new one.
+type Core struct {
+	snap     *config.Snapshot
+	store    *storage.Store
+	accounts *accounts.Service
+	provider fosite.OAuth2Provider
+	strategy *TokenStrategy
+	tokenURL string
+	clients  map[string]*Client
+	grants   map[string]bool
+	now      func() time.Time
+	// dummySecretHash is checked when a client is unknown or uses another
+	// method, so that such a request costs what a wrong secret costs.
+	dummySecretHash string
+}
+
+// New builds the core of snap on deps, with the given grants. It is the one
+// place a fosite provider is composed.
+func New(snap *config.Snapshot, deps Deps, grants ...GrantFactory) (*Core, error) {
+	if deps.Store == nil || deps.Accounts == nil {
+		return nil, errors.New("core: a store and an accounts service are required")
+	}
+	now := deps.Now
 	if now == nil {
 		now = time.Now
 	}
@@ -68,39 +77,43 @@ func New(snap *config.Snapshot, store *storage.Store, opts Options, grants ...Gr
 	if err != nil {
 		return nil, err
 	}
+	dummy, err := dummySecretHash(snap)
+	if err != nil {
+		return nil, err
+	}
 	c := &Core{
-		Snap:     snap,
-		Store:    store,
-		Strategy: strategy,
-		Accounts: opts.Accounts,
-		TokenURL: snap.Issuer + TokenPath,
-		clients:  make(map[string]*Client, len(snap.Clients)),
-		grants:   make(map[string]bool, len(grants)),
-		now:      now,
+		snap:            snap,
+		store:           deps.Store,
+		accounts:        deps.Accounts,
+		strategy:        strategy,
+		tokenURL:        snap.Issuer + TokenPath,
+		clients:         make(map[string]*Client, len(snap.Clients)),
+		grants:          make(map[string]bool, len(grants)),
+		now:             now,
+		dummySecretHash: dummy,
 	}
 	for _, cl := range snap.Clients {
 		c.clients[cl.ID] = newClient(cl)
 	}
 	// Every lazily defaulted getter is set here: fosite fills them on first
 	// use without a lock, which races under concurrent first requests.
-	c.Config = &fosite.Config{
+	fc := &fosite.Config{
 		AccessTokenLifespan:          snap.Tokens.AccessTokenTTL,
 		RefreshTokenLifespan:         snap.Tokens.RefreshTokenTTL,
 		AccessTokenIssuer:            snap.Issuer,
 		IDTokenIssuer:                snap.Issuer,
-		TokenURL:                     c.TokenURL,
+		TokenURL:                     c.tokenURL,
 		ScopeStrategy:                fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:     fosite.ExactAudienceMatchingStrategy,
 		ClientSecretsHasher:          secretHasher{},
 		JWKSFetcherStrategy:          fosite.NewDefaultJWKSFetcherStrategy(),
 		RefreshTokenScopes:           []string{},
-		ClientAuthenticationStrategy: c.AuthenticateClient,
+		ClientAuthenticationStrategy: c.authenticateClientStrategy,
 		SendDebugMessagesToClients:   false,
 	}
 	internal := &internalGrant{core: c}
 	factories := []compose.Factory{
 		compose.OAuth2TokenIntrospectionFactory,
-		compose.OAuth2TokenRevocationFactory,
 		func(fosite.Configurator, any, any) any { return internal },
 	}
 	for _, build := range grants {
@@ -108,14 +121,20 @@ func New(snap *config.Snapshot, store *storage.Store, opts Options, grants ...Gr
 		c.grants[g.GrantType()] = true
 		factories = append(factories, func(fosite.Configurator, any, any) any { return g })
 	}
-	c.Provider = compose.Compose(c.Config, &providerStore{Store: store, core: c}, strategy, factories...)
+	c.provider = compose.Compose(fc, &providerStore{Store: deps.Store, core: c}, strategy, factories...)
 	return c, nil
 }
+
+// Snapshot returns the config snapshot this core serves. It is immutable.
+func (c *Core) Snapshot() *config.Snapshot { return c.snap }
 
 // Now returns the current time on the core's clock.
 func (c *Core) Now() time.Time { return c.now() }
 
-// Client returns the fosite client for id, or nil.
+// TokenURL is the exact public URL of the token endpoint.
+func (c *Core) TokenURL() string { return c.tokenURL }
+
+// Client returns the client id of this snapshot, or nil.
 func (c *Core) Client(id string) *Client { return c.clients[id] }
 
 // SupportsGrant reports whether grant_type is served by some handler.
@@ -132,10 +151,43 @@ func (c *Core) GrantTypes() []string {
 	return out
 }
 
-// GrantScopesAndAudience applies SPEC §3 to a token request: requested
-// scopes must be among the client's (invalid_scope otherwise) and requested
-// audiences among its audience (invalid_target); a request without scope is
-// granted all the client's scopes, without audience all its audience.
+// TokenRequest runs an RFC 6749 token request through the provider: client
+// authentication, the grant's checks, then issuance. ar is nil when the
+// request could not be parsed; write err with WriteTokenError.
+func (c *Core) TokenRequest(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	ar, err := c.provider.NewAccessRequest(ctx, r, NewSession())
+	if err != nil {
+		return ar, nil, err
+	}
+	resp, err := c.provider.NewAccessResponse(ctx, ar)
+	return ar, resp, err
+}
+
+// WriteTokenResponse writes a token response (RFC 6749 §5.1).
+func (c *Core) WriteTokenResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, resp fosite.AccessResponder) {
+	c.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// WriteTokenError writes an RFC 6749 §5.2 error; ar may be nil.
+func (c *Core) WriteTokenError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
+	c.provider.WriteAccessError(ctx, w, ar, err)
+}
+
+// AuthenticateClient authenticates the client of an HTTP request by its
+// configured method (see authenticateClientStrategy). It returns our Client.
+func (c *Core) AuthenticateClient(ctx context.Context, r *http.Request, form url.Values) (*Client, error) {
+	cl, err := c.authenticateClientStrategy(ctx, r, form)
+	if err != nil {
+		return nil, err
+	}
+	return cl.(*Client), nil
+}
+
+// GrantScopesAndAudience applies the scope and audience rules to a token
+// request: requested scopes must be among the client's (invalid_scope
+// otherwise) and requested audiences among its audience (invalid_target); a
+// request without scope is granted all the client's scopes, without audience
+// all its audience.
 func GrantScopesAndAudience(ar fosite.AccessRequester, cl fosite.Client) error {
 	allowed := cl.GetScopes()
 	requested := ar.GetRequestedScopes()
@@ -166,16 +218,6 @@ func GrantScopesAndAudience(ar fosite.AccessRequester, cl fosite.Client) error {
 	return nil
 }
 
-// ServerError wraps a storage or internal error so fosite answers a proper
-// RFC 6749 server_error rather than {"error":"error"}.
-func ServerError(err error) error {
-	var rfc *fosite.RFC6749Error
-	if errors.As(err, &rfc) {
-		return err
-	}
-	return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-}
-
 // providerStore is the storage fosite sees: the database store plus the
 // client manager, which reads the config snapshot rather than the database.
 type providerStore struct {
@@ -194,7 +236,7 @@ func (p *providerStore) GetClient(_ context.Context, id string) (fosite.Client, 
 }
 
 // ClientAssertionJWTValid is unused: client assertions are checked by
-// AuthenticateClient through inbound, which records jtis itself.
+// authenticateClientStrategy through inbound, which records jtis itself.
 func (p *providerStore) ClientAssertionJWTValid(context.Context, string) error {
 	return fmt.Errorf("core: fosite's client assertion storage is not used")
 }
@@ -205,7 +247,7 @@ func (p *providerStore) SetClientAssertionJWT(context.Context, string, time.Time
 }
 
 // secretHasher satisfies fosite's hasher with secrethash; fosite's own client
-// authentication (which would call it) is replaced by AuthenticateClient.
+// authentication (which would call it) is replaced by ours.
 type secretHasher struct{}
 
 func (secretHasher) Compare(_ context.Context, hash, data []byte) error {
@@ -222,12 +264,4 @@ func (secretHasher) Compare(_ context.Context, hash, data []byte) error {
 func (secretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 	h, err := secrethash.Hash(string(data))
 	return []byte(h), err
-}
-
-// ErrInvalidTarget is RFC 8707 §2's error for an audience the client may not
-// request (fosite has no such error).
-var ErrInvalidTarget = &fosite.RFC6749Error{
-	ErrorField:       "invalid_target",
-	DescriptionField: "The requested audience is invalid, unknown, or not allowed for this client.",
-	CodeField:        400,
 }

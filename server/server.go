@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/handlers/grants"
 	"github.com/latchkey/latchkey/handlers/oauth"
+	"github.com/latchkey/latchkey/handlers/surface"
 	"github.com/latchkey/latchkey/handlers/workapi"
 	"github.com/latchkey/latchkey/storage"
 )
@@ -28,6 +29,12 @@ var Grants = []core.GrantFactory{
 	grants.NewPassword,
 	grants.NewRefresh,
 	grants.NewAPT,
+}
+
+// Surfaces are the compatibility surfaces the server mounts, each where and
+// when its snapshot says.
+var Surfaces = []surface.Surface{
+	workapi.Surface{},
 }
 
 // Options tune a Server; the zero value is production.
@@ -42,18 +49,24 @@ type Options struct {
 	PurgeInterval time.Duration
 }
 
-// Server is a running Latchkey: one store, and the core of the current
-// config snapshot behind an atomic pointer.
+// Server is a running Latchkey: one store and one accounts service for the
+// process, and for the current config snapshot its core and its whole
+// router, swapped together behind an atomic pointer.
 type Server struct {
 	opts     Options
 	log      *slog.Logger
 	store    *storage.Store
 	accounts *accounts.Service
 	metrics  *metrics
-	current  atomic.Pointer[core.Core]
-	engine   *gin.Engine
+	current  atomic.Pointer[state]
 	// fixed are the settings that change only on restart.
 	fixed *config.Snapshot
+}
+
+// state is what one snapshot serves with.
+type state struct {
+	core   *core.Core
+	router *gin.Engine
 }
 
 // New builds a server for snap on store.
@@ -67,38 +80,50 @@ func New(snap *config.Snapshot, store *storage.Store, opts Options) (*Server, er
 	if opts.PurgeInterval == 0 {
 		opts.PurgeInterval = time.Minute
 	}
+	gin.SetMode(gin.ReleaseMode)
 	s := &Server{opts: opts, log: opts.Logger, store: store, metrics: newMetrics(), fixed: snap,
 		accounts: accounts.New(store, accounts.Options{Now: opts.Now, Logger: opts.Logger})}
-	cr, err := s.build(snap)
+	s.accounts.SetPolicy(snap.Passwords)
+	st, err := s.build(snap)
 	if err != nil {
 		return nil, err
 	}
-	s.accounts.SetPolicy(snap.Passwords)
-	s.current.Store(cr)
-	s.engine = s.routes()
+	s.current.Store(st)
 	return s, nil
 }
 
-func (s *Server) build(snap *config.Snapshot) (*core.Core, error) {
-	cr, err := core.New(snap, s.store, core.Options{Now: s.opts.Now, Accounts: s.accounts}, Grants...)
+// build makes the core and the router of snap.
+func (s *Server) build(snap *config.Snapshot) (*state, error) {
+	cr, err := core.New(snap, core.Deps{Store: s.store, Accounts: s.accounts, Now: s.opts.Now}, Grants...)
 	if err != nil {
 		return nil, fmt.Errorf("server: build core: %w", err)
 	}
-	return cr, nil
+	router, err := s.routes(cr)
+	if err != nil {
+		return nil, err
+	}
+	return &state{core: cr, router: router}, nil
 }
 
 // Current returns the core of the snapshot in force.
-func (s *Server) Current() *core.Core { return s.current.Load() }
+func (s *Server) Current() *core.Core { return s.current.Load().core }
 
 // Accounts returns the process's user service.
 func (s *Server) Accounts() *accounts.Service { return s.accounts }
 
-// Handler returns the HTTP handler (for tests and embedding).
-func (s *Server) Handler() http.Handler { return s.engine }
+// Handler returns the HTTP handler (for tests and embedding): each request
+// runs on the router of the snapshot in force when it arrived.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Reload swaps in snap for new requests; requests in flight finish on the old
-// core. listen, database and issuer keep their running values (they change
-// only on restart), and a change to them is logged.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.current.Load().router.ServeHTTP(w, r)
+}
+
+// Reload swaps in snap for new requests — its core and its whole router, so
+// a surface switched on or off or moved to a new prefix applies at once;
+// requests in flight finish on the old ones. listen, database and issuer
+// keep their running values (they change only on restart), and a change to
+// them is logged.
 func (s *Server) Reload(snap *config.Snapshot) error {
 	next := *snap // shallow copy: the snapshot itself is never modified
 	for _, d := range []struct{ key, was, now string }{
@@ -111,18 +136,14 @@ func (s *Server) Reload(snap *config.Snapshot) error {
 			s.log.Warn("config reload: this key changes only on restart; keeping the running value", "key", d.key)
 		}
 	}
-	if was, now := s.fixed.Compat.WorkAPI, snap.Compat.WorkAPI; now.Enabled && (!was.Enabled || was.Prefix != now.Prefix) {
-		s.log.Warn("config reload: a surface's new prefix, or a surface that was off at start, takes a restart",
-			"key", "compat.workapi", "running_prefix", was.Prefix, "enabled_at_start", was.Enabled)
-	}
 	next.Issuer, next.Listen, next.Database = s.fixed.Issuer, s.fixed.Listen, s.fixed.Database
-	cr, err := s.build(&next)
+	st, err := s.build(&next)
 	if err != nil {
 		s.metrics.reloads.WithLabelValues("rejected").Inc()
 		return err
 	}
 	s.accounts.SetPolicy(next.Passwords)
-	s.current.Store(cr)
+	s.current.Store(st)
 	s.metrics.reloads.WithLabelValues("ok").Inc()
 	for _, w := range snap.Warnings {
 		s.log.Warn("config: " + w)
@@ -131,11 +152,18 @@ func (s *Server) Reload(snap *config.Snapshot) error {
 	return nil
 }
 
-func (s *Server) routes() *gin.Engine {
-	gin.SetMode(gin.ReleaseMode)
+// routes builds the router of one snapshot: middleware, the OAuth
+// endpoints, each enabled surface at its prefix, health and metrics.
+func (s *Server) routes(cr *core.Core) (*gin.Engine, error) {
+	snap := cr.Snapshot()
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
+	// gin trusts every proxy by default, so any client could set its address
+	// in the access log with X-Forwarded-For: trust only trusted_proxies.
+	if err := e.SetTrustedProxies(snap.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("server: trusted_proxies: %w", err)
+	}
 	e.Use(requestID(), recovery(s.log), observe(s.log, s.metrics), bodyLimit(MaxBodyBytes))
 	e.NoRoute(func(c *gin.Context) {
 		writeJSONError(c, http.StatusNotFound, "not_found", "No such route: see /.well-known/oauth-authorization-server for the endpoints.")
@@ -143,23 +171,25 @@ func (s *Server) routes() *gin.Engine {
 	e.NoMethod(func(c *gin.Context) {
 		writeJSONError(c, http.StatusMethodNotAllowed, "method_not_allowed", "This route does not accept "+c.Request.Method+".")
 	})
-	oh := &oauth.Handler{
-		Current:  s.Current,
+	oh, err := oauth.New(cr, oauth.Options{
 		Logger:   s.log,
 		OnIssued: func(g string) { s.metrics.issued.WithLabelValues(g).Inc() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	oh.Register(e)
-	// Surfaces are mounted at the prefixes in force at start; a reload can
-	// switch a mounted surface off (it answers 404) and on again, but a new
-	// prefix, or a surface off at start, takes a restart (logged by Reload).
-	if wa := s.fixed.Compat.WorkAPI; wa.Enabled {
-		(&workapi.Handler{Current: s.Current, Logger: s.log}).Register(e, wa.Prefix)
+	env := surface.Env{Core: cr, Accounts: s.accounts, Logger: s.log}
+	for _, sf := range Surfaces {
+		if prefix, on := sf.Prefix(snap); on {
+			sf.Mount(e.Group(prefix), env)
+		}
 	}
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
 	metricsHandler := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
 	e.GET("/metrics", gin.WrapH(metricsHandler))
-	return e
+	return e, nil
 }
 
 func (s *Server) readyz(c *gin.Context) {
@@ -179,7 +209,7 @@ func (s *Server) readyz(c *gin.Context) {
 // store after Serve returns, so the database goes last.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.engine,
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -189,7 +219,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if s.opts.PurgeInterval > 0 {
-		go s.store.RunPurger(ctx, s.opts.PurgeInterval, s.Current().Snap.Tokens.Leeway)
+		go s.store.RunPurger(ctx, s.opts.PurgeInterval, s.Current().Snapshot().Tokens.Leeway)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

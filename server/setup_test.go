@@ -145,6 +145,10 @@ type fixtureOpts struct {
 	// replicaOf starts a second server with the same config on the same
 	// MySQL database: one logical server, two processes' worth of state.
 	replicaOf *fixture
+	// edit, if set, changes the config text before it is parsed.
+	edit func(yaml string) string
+	// log, if set, receives the server's log at level info.
+	log io.Writer
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -166,6 +170,10 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		f.yaml = testConfig(t, f, o.format, o.grace)
 		// The issuer must be the server's own URL, so start the listener first.
 		yaml = strings.Replace(f.yaml, "http://issuer.test", "http://"+f.http.Listener.Addr().String(), 1)
+		f.yaml = yaml
+	}
+	if o.edit != nil {
+		yaml = o.edit(yaml)
 		f.yaml = yaml
 	}
 	snap, err := config.Parse("test.yaml", []byte(yaml), t.TempDir(), func(string) (string, bool) { return "", false })
@@ -192,6 +200,9 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if o.log != nil {
+		log = slog.New(slog.NewJSONHandler(o.log, nil))
 	}
 	f.srv, err = server.New(snap, f.store, server.Options{Logger: log, PurgeInterval: -1})
 	if err != nil {

@@ -21,7 +21,17 @@ import (
 // jwt-bearer handler does not fit the APT profile (its claim names, no
 // required jti or aud; FOSITE-NOTES).
 type APT struct {
-	core *core.Core
+	core aptIssuer
+}
+
+// aptIssuer is what the jwt-bearer grant needs of the core.
+type aptIssuer interface {
+	issuer
+	inbound.OnceRecorder
+	Snapshot() *config.Snapshot
+	TokenURL() string
+	Now() time.Time
+	ActiveUserID(ctx context.Context, realmID, userID, guid, arbitraryID string) (string, error)
 }
 
 var _ core.Grant = (*APT)(nil)
@@ -55,7 +65,7 @@ func (h *APT) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRe
 	if assertion == "" {
 		return fosite.ErrInvalidRequest.WithHint("The assertion parameter is missing.")
 	}
-	apt, err := inbound.VerifyAPT(assertion, h.core.Snap, h.core.TokenURL, h.core.Now())
+	apt, err := inbound.VerifyAPT(assertion, h.core.Snapshot(), h.core.TokenURL(), h.core.Now())
 	if err != nil {
 		return fosite.ErrInvalidGrant.WithHint(inbound.Reason(err))
 	}
@@ -65,7 +75,7 @@ func (h *APT) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRe
 	if err := core.GrantScopesAndAudience(ar, cl); err != nil {
 		return err
 	}
-	userID, err := h.core.Accounts.ActiveID(ctx, cl.Realm, "", apt.Environment.GUID, apt.ArbitraryID)
+	userID, err := h.core.ActiveUserID(ctx, cl.Realm, "", apt.Environment.GUID, apt.ArbitraryID)
 	switch {
 	case errors.Is(err, accounts.ErrNotFound):
 		return fosite.ErrInvalidGrant.WithHint("No user with this arbitrary_id in the environment; create it with POST /workapi/users first.")
@@ -74,7 +84,7 @@ func (h *APT) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRe
 	case err != nil:
 		return core.ServerError(err)
 	}
-	if err := apt.Consume(ctx, h.core.Store); err != nil {
+	if err := apt.Consume(ctx, h.core); err != nil {
 		if errors.Is(err, inbound.ErrReplayed) {
 			return fosite.ErrInvalidGrant.WithHint(inbound.Reason(err))
 		}

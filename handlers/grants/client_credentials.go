@@ -14,7 +14,7 @@ import (
 // without scope gets all of the client's scopes), records the client as the
 // subject, and issues through our token strategy.
 type ClientCredentials struct {
-	core *core.Core
+	core issuer
 }
 
 var _ core.Grant = (*ClientCredentials)(nil)

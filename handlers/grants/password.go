@@ -17,7 +17,13 @@ import (
 // through the one password check (accounts.VerifyPassword: lockout, bounded
 // hashing, equal answers for every failure).
 type Password struct {
-	core *core.Core
+	core passwordIssuer
+}
+
+// passwordIssuer is what the password grant needs of the core.
+type passwordIssuer interface {
+	issuer
+	VerifyPassword(ctx context.Context, realmID, login, password string) (*accounts.User, error)
 }
 
 var _ core.Grant = (*Password)(nil)
@@ -55,7 +61,7 @@ func (h *Password) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acc
 	if err := core.GrantScopesAndAudience(ar, cl); err != nil {
 		return err
 	}
-	user, err := h.core.Accounts.VerifyPassword(ctx, h.core.Snap.Realm(cl.Realm), username, password)
+	user, err := h.core.VerifyPassword(ctx, cl.Realm, username, password)
 	if err != nil {
 		return loginError(err)
 	}

@@ -5,49 +5,18 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/latchkey/latchkey/config"
-	"github.com/latchkey/latchkey/core"
 )
 
-// docCache holds the JSON documents of one core; they change only with the
-// snapshot, so they are rendered once per reload, not per request.
-type docCache struct {
-	p atomic.Pointer[docs]
-}
-
-type docs struct {
-	core     *core.Core
-	metadata []byte
-	jwks     []byte
-}
-
-func (d *docCache) get(cr *core.Core) (*docs, error) {
-	if cur := d.p.Load(); cur != nil && cur.core == cr {
-		return cur, nil
-	}
-	md, err := json.Marshal(renderMetadata(cr))
-	if err != nil {
-		return nil, fmt.Errorf("oauth: render metadata: %w", err)
-	}
-	ks, err := renderJWKS(cr.Snap)
-	if err != nil {
-		return nil, err
-	}
-	next := &docs{core: cr, metadata: md, jwks: ks}
-	d.p.Store(next)
-	return next, nil
-}
-
 // renderMetadata builds the RFC 8414 document; it lists only what really works.
-func renderMetadata(cr *core.Core) map[string]any {
-	iss := cr.Snap.Issuer
+func renderMetadata(snap *config.Snapshot, grantTypes []string) map[string]any {
+	iss := snap.Issuer
 	scopes := map[string]bool{}
-	for _, cl := range cr.Snap.Clients {
+	for _, cl := range snap.Clients {
 		for _, s := range cl.Scopes {
 			scopes[s] = true
 		}
@@ -66,7 +35,7 @@ func renderMetadata(cr *core.Core) map[string]any {
 		"introspection_endpoint":                iss + IntrospectPath,
 		"revocation_endpoint":                   iss + RevokePath,
 		"userinfo_endpoint":                     iss + UserinfoPath,
-		"grant_types_supported":                 cr.GrantTypes(),
+		"grant_types_supported":                 grantTypes,
 		"response_types_supported":              []string{},
 		"scopes_supported":                      scopeList,
 		"token_endpoint_auth_methods_supported": append(append([]string{}, confidential...), config.AuthNone),
@@ -92,23 +61,14 @@ func renderJWKS(snap *config.Snapshot) ([]byte, error) {
 	return b, nil
 }
 
-func (h *Handler) serveDoc(c *gin.Context, pick func(*docs) []byte) {
-	d, err := h.docs.get(h.Current())
-	if err != nil {
-		h.Logger.Error("rendering a discovery document failed", "error", err)
-		writeError(c.Writer, http.StatusInternalServerError, "server_error", "The document could not be rendered.")
-		return
-	}
+// serveDoc writes a pre-rendered discovery document.
+func serveDoc(c *gin.Context, doc []byte) {
 	c.Header("Cache-Control", "public, max-age=300")
-	c.Data(http.StatusOK, "application/json", pick(d))
+	c.Data(http.StatusOK, "application/json", doc)
 }
 
-// metadata serves RFC 8414 at both well-known paths.
-func (h *Handler) metadata(c *gin.Context) {
-	h.serveDoc(c, func(d *docs) []byte { return d.metadata })
-}
+// serveMetadata serves RFC 8414 at both well-known paths.
+func (h *Handler) serveMetadata(c *gin.Context) { serveDoc(c, h.metadata) }
 
-// jwks serves the JWK Set (RFC 7517 §5).
-func (h *Handler) jwks(c *gin.Context) {
-	h.serveDoc(c, func(d *docs) []byte { return d.jwks })
-}
+// serveJWKS serves the JWK Set (RFC 7517 §5).
+func (h *Handler) serveJWKS(c *gin.Context) { serveDoc(c, h.jwks) }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
 
+	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/core"
 )
 
@@ -24,16 +27,52 @@ const (
 	wwwAuthenticateBody = `Basic realm="latchkey", charset="UTF-8"`
 )
 
-// Handler serves the OAuth endpoints.
+// coreOps are the core operations the OAuth endpoints call.
+type coreOps interface {
+	Snapshot() *config.Snapshot
+	SupportsGrant(grantType string) bool
+	GrantTypes() []string
+	TokenRequest(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error)
+	WriteTokenResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, resp fosite.AccessResponder)
+	WriteTokenError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error)
+	AuthenticateClient(ctx context.Context, r *http.Request, form url.Values) (*core.Client, error)
+	Introspect(ctx context.Context, caller *core.Client, token, hint string) (map[string]any, error)
+	RevokeToken(ctx context.Context, caller *core.Client, token, hint string) error
+	Authenticate(ctx context.Context, token string) (*core.Principal, error)
+}
+
+// Handler serves the OAuth endpoints of one snapshot.
 type Handler struct {
-	// Current returns the core of the config snapshot in force.
-	Current func() *core.Core
+	core     coreOps
+	log      *slog.Logger
+	onIssued func(grantType string)
+	// metadata and jwks are rendered once: they change only with the snapshot.
+	metadata, jwks []byte
+}
+
+// Options are a Handler's settings besides its core.
+type Options struct {
 	// Logger receives server-side failures (never secrets).
 	Logger *slog.Logger
 	// OnIssued, if set, is called once per token response with its grant type.
 	OnIssued func(grantType string)
+}
 
-	docs docCache
+// New builds the handler of cr's snapshot, rendering its discovery
+// documents once.
+func New(cr coreOps, opts Options) (*Handler, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	h := &Handler{core: cr, log: opts.Logger, onIssued: opts.OnIssued}
+	var err error
+	if h.metadata, err = json.Marshal(renderMetadata(cr.Snapshot(), cr.GrantTypes())); err != nil {
+		return nil, fmt.Errorf("oauth: render metadata: %w", err)
+	}
+	if h.jwks, err = renderJWKS(cr.Snapshot()); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // Register mounts the endpoints on r.
@@ -41,9 +80,9 @@ func (h *Handler) Register(r gin.IRoutes) {
 	r.POST(TokenPath, h.token)
 	r.POST(IntrospectPath, h.introspect)
 	r.POST(RevokePath, h.revoke)
-	r.GET(JWKSPath, h.jwks)
-	r.GET(MetadataPath, h.metadata)
-	r.GET(OpenIDMetadataPath, h.metadata)
+	r.GET(JWKSPath, h.serveJWKS)
+	r.GET(MetadataPath, h.serveMetadata)
+	r.GET(OpenIDMetadataPath, h.serveMetadata)
 	r.GET(UserinfoPath, h.userinfo)
 	r.POST(UserinfoPath, h.userinfo)
 }
@@ -115,7 +154,7 @@ func (h *Handler) logFailure(c *gin.Context, err error) {
 	if errors.Is(err, context.Canceled) || c.Request.Context().Err() != nil {
 		level = slog.LevelDebug // the client went away; nothing for an operator to fix
 	}
-	h.Logger.Log(c.Request.Context(), level, "request failed on the server side",
+	h.log.Log(c.Request.Context(), level, "request failed on the server side",
 		"path", c.FullPath(), "request_id", c.Writer.Header().Get("X-Request-Id"),
 		"error", rfc.ErrorField, "detail", rfc.GetDescription(), "cause", rfc.Cause())
 }

@@ -4,8 +4,6 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/latchkey/latchkey/core"
 )
 
 // token serves POST /oauth2/token (RFC 6749 §3.2). The glue parses the form
@@ -17,32 +15,25 @@ func (h *Handler) token(c *gin.Context) {
 	if !parseForm(w, r) {
 		return
 	}
-	cr := h.Current()
 	grant := r.PostForm.Get("grant_type")
 	if grant == "" {
 		writeError(w, http.StatusBadRequest, "invalid_request", "The grant_type parameter is missing.")
 		return
 	}
-	if !cr.SupportsGrant(grant) {
+	if !h.core.SupportsGrant(grant) {
 		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "The grant_type "+quote(grant)+" is not supported by this server.")
 		return
 	}
 	ctx := r.Context()
-	ar, err := cr.Provider.NewAccessRequest(ctx, r, core.NewSession())
+	ar, resp, err := h.core.TokenRequest(ctx, r)
 	if err != nil {
 		h.logFailure(c, err)
-		cr.Provider.WriteAccessError(ctx, w, ar, err)
+		h.core.WriteTokenError(ctx, w, ar, err)
 		return
 	}
-	resp, err := cr.Provider.NewAccessResponse(ctx, ar)
-	if err != nil {
-		h.logFailure(c, err)
-		cr.Provider.WriteAccessError(ctx, w, ar, err)
-		return
-	}
-	cr.Provider.WriteAccessResponse(ctx, w, ar, resp)
-	if h.OnIssued != nil {
-		h.OnIssued(grant)
+	h.core.WriteTokenResponse(ctx, w, ar, resp)
+	if h.onIssued != nil {
+		h.onIssued(grant)
 	}
 }
 

@@ -6,10 +6,9 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/ory/fosite"
 
-	"github.com/latchkey/latchkey/accounts"
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/handlers/surface"
 )
 
 // UserinfoPath is the userinfo endpoint's path.
@@ -20,36 +19,26 @@ const UserinfoPath = "/oauth2/userinfo"
 // client_credentials token, an inactive token or a deactivated user gets 401
 // invalid_token (RFC 6750 §3).
 func (h *Handler) userinfo(c *gin.Context) {
-	cr := h.Current()
-	token, ok := bearerToken(c.Request)
+	token, ok := surface.Bearer(c.Request)
 	if !ok {
 		bearerChallenge(c.Writer, "invalid_request", "Send the access token as Authorization: Bearer <token>.")
 		return
 	}
-	info, err := cr.ValidateToken(c.Request.Context(), token, fosite.AccessToken)
-	if err != nil {
-		h.logFailure(c, core.ServerError(err))
-		writeError(c.Writer, http.StatusInternalServerError, "server_error", "The token could not be checked.")
+	p, err := h.core.Authenticate(c.Request.Context(), token)
+	switch {
+	case errors.Is(err, core.ErrUnauthenticated):
+		bearerChallenge(c.Writer, "invalid_token", "The access token is invalid, expired or revoked, or its user is deactivated.")
 		return
-	}
-	if info == nil || info.Use != fosite.AccessToken {
-		bearerChallenge(c.Writer, "invalid_token", "The access token is invalid, expired or revoked.")
+	case err != nil:
+		err = core.ServerError(err)
+		h.logFailure(c, err)
+		writeError(challengeWriter{c.Writer}, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry in a moment.")
 		return
-	}
-	if info.Session.Kind != core.KindUser {
+	case p.User == nil:
 		bearerChallenge(c.Writer, "invalid_token", "The access token is not a user's token (client_credentials tokens have no userinfo).")
 		return
 	}
-	user, err := cr.Accounts.Get(c.Request.Context(), info.Session.Realm, info.Session.Subject)
-	switch {
-	case errors.Is(err, accounts.ErrNotFound) || (err == nil && user.Status != accounts.StatusActive):
-		bearerChallenge(c.Writer, "invalid_token", "The token's user no longer exists or is deactivated.")
-		return
-	case err != nil:
-		h.logFailure(c, core.ServerError(err))
-		writeError(c.Writer, http.StatusInternalServerError, "server_error", "The user could not be read.")
-		return
-	}
+	user := p.User
 	claims := map[string]any{"sub": user.ID}
 	for k, v := range map[string]string{
 		"preferred_username": user.Username,
@@ -65,15 +54,6 @@ func (h *Handler) userinfo(c *gin.Context) {
 		claims["name"] = name
 	}
 	writeJSON(c.Writer, http.StatusOK, claims)
-}
-
-// bearerToken reads an RFC 6750 §2.1 Authorization: Bearer header.
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return "", false
-	}
-	return strings.TrimSpace(token), true
 }
 
 // bearerChallenge answers 401 with an RFC 6750 §3 challenge.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -14,36 +13,59 @@ import (
 	"github.com/latchkey/latchkey/accounts"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/handlers/surface"
 	"github.com/latchkey/latchkey/inbound"
 )
 
-// Handler serves the Work API routes.
-type Handler struct {
-	// Current returns the core of the config snapshot in force.
-	Current func() *core.Core
-	// Logger receives server-side failures.
-	Logger *slog.Logger
+// Surface is the Work API's surface contract.
+type Surface struct{}
+
+var _ surface.Surface = Surface{}
+
+// Name returns "workapi".
+func (Surface) Name() string { return "workapi" }
+
+// Prefix returns compat.workapi's prefix and switch.
+func (Surface) Prefix(snap *config.Snapshot) (string, bool) {
+	return snap.Compat.WorkAPI.Prefix, snap.Compat.WorkAPI.Enabled
 }
 
-// Register mounts the routes under prefix (compat.workapi.prefix).
-func (h *Handler) Register(r gin.IRouter, prefix string) {
-	g := r.Group(prefix)
-	g.Use(h.enabled)
-	g.POST("/users", h.create)
-	g.GET("/users/me", h.me)
-	g.POST("/users/reauth", h.reauth)
+// Mount registers the routes for env's snapshot.
+func (Surface) Mount(r gin.IRouter, env surface.Env) {
+	h := &handler{core: env.Core, users: env.Accounts, log: env.Logger}
+	r.POST("/users", h.create)
+	r.GET("/users/me", h.me)
+	r.POST("/users/reauth", h.reauth)
 }
 
-// enabled answers 404 once a reload has switched the surface off.
-func (h *Handler) enabled(c *gin.Context) {
-	if !h.Current().Snap.Compat.WorkAPI.Enabled {
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "The Work API surface is disabled (compat.workapi.enabled)."})
-		return
-	}
-	c.Next()
+// coreOps are the core operations the Work API calls.
+type coreOps interface {
+	inbound.OnceRecorder
+	Snapshot() *config.Snapshot
+	TokenURL() string
+	Now() time.Time
+	Client(id string) *core.Client
+	Prepare(ctx context.Context, req core.IssueRequest) (core.Pending, error)
+	Issue(ctx context.Context, req core.IssueRequest) (*core.Issued, error)
+	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
+	Authenticate(ctx context.Context, token string) (*core.Principal, error)
 }
 
-// userObject is the seed's User model.
+// users are the accounts operations the Work API calls.
+type users interface {
+	Prepare(ctx context.Context, realm *config.Realm, in accounts.NewUser) (*accounts.PreparedUser, error)
+	Insert(ctx context.Context, p *accounts.PreparedUser) (*accounts.User, error)
+	GetByArbitraryID(ctx context.Context, realmID, guid, arbitraryID string) (*accounts.User, error)
+}
+
+// handler serves the Work API routes of one snapshot.
+type handler struct {
+	core  coreOps
+	users users
+	log   *slog.Logger
+}
+
+// userObject is the Work API's User model.
 type userObject struct {
 	ID              string `json:"id"`
 	ArbitraryID     string `json:"arbitrary_id"`
@@ -60,42 +82,52 @@ func newUserObject(u *accounts.User, t *core.Issued) userObject {
 	}
 }
 
-// errAPT answers 401 invalid_apt with the reason (SPEC §4).
-func errAPT(c *gin.Context, reason string) {
-	c.Header("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
-	c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "invalid_apt", "message": reason})
-}
-
-// errToken answers 401 invalid_token (SPEC §4: exactly {"error":"invalid_token"}).
-func errToken(c *gin.Context) {
-	c.Header("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
-	c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "invalid_token"})
-}
-
-func (h *Handler) fail(c *gin.Context, err error) {
-	h.Logger.Error("work API request failed on the server side", "route", c.FullPath(),
-		"request_id", c.Writer.Header().Get("X-Request-Id"), "error", err)
-	c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "server_error",
-		"message": "Internal error; quote request id " + c.Writer.Header().Get("X-Request-Id") + " when reporting it."})
-}
-
-// bearer reads Authorization: Bearer <token>.
-func bearer(c *gin.Context) string {
-	scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
+// writeError is the Work API's one error writer: {"error": code} and, when
+// there is one, "message". 401s carry a Bearer challenge, 503s Retry-After.
+func writeError(c *gin.Context, status int, code, message string) {
+	switch status {
+	case http.StatusUnauthorized:
+		c.Header("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
+	case http.StatusServiceUnavailable:
+		surface.Unavailable(c)
 	}
-	return strings.TrimSpace(token)
+	body := gin.H{"error": code}
+	if message != "" {
+		body["message"] = message
+	}
+	c.AbortWithStatusJSON(status, body)
+}
+
+// errAPT answers 401 invalid_apt with the reason.
+func errAPT(c *gin.Context, reason string) {
+	writeError(c, http.StatusUnauthorized, "invalid_apt", reason)
+}
+
+// errToken answers 401 invalid_token (exactly {"error":"invalid_token"}).
+func errToken(c *gin.Context) {
+	writeError(c, http.StatusUnauthorized, "invalid_token", "")
+}
+
+// fail answers a failure of the server's side: 503 when retrying may help
+// (the database did not answer), else 500; the cause goes to the log.
+func (h *handler) fail(c *gin.Context, err error) {
+	rid := c.Writer.Header().Get("X-Request-Id")
+	h.log.Error("work API request failed on the server side", "route", c.FullPath(), "request_id", rid, "error", err)
+	if surface.IsUnavailable(err) || errors.Is(err, fosite.ErrTemporarilyUnavailable) {
+		writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The server could not complete the request; retry in a moment.")
+		return
+	}
+	writeError(c, http.StatusInternalServerError, "server_error", "Internal error; quote request id "+rid+" when reporting it.")
 }
 
 // verifyAPT checks the request's APT; on failure it has answered.
-func (h *Handler) verifyAPT(c *gin.Context, cr *core.Core) (*inbound.APT, bool) {
-	raw := bearer(c)
-	if raw == "" {
+func (h *handler) verifyAPT(c *gin.Context) (*inbound.APT, bool) {
+	raw, ok := surface.Bearer(c.Request)
+	if !ok {
 		errAPT(c, "Send the Account Provider Token in the Authorization header, as Bearer followed by the token.")
 		return nil, false
 	}
-	apt, err := inbound.VerifyAPT(raw, cr.Snap, cr.TokenURL, cr.Now())
+	apt, err := inbound.VerifyAPT(raw, h.core.Snapshot(), h.core.TokenURL(), h.core.Now())
 	if err != nil {
 		errAPT(c, inbound.Reason(err))
 		return nil, false
@@ -103,20 +135,15 @@ func (h *Handler) verifyAPT(c *gin.Context, cr *core.Core) (*inbound.APT, bool) 
 	return apt, true
 }
 
-// userSession is the session of a Work API user token.
-func userSession(u *accounts.User, env *config.Environment) *core.Session {
-	return &core.Session{Subject: u.ID, Kind: core.KindUser, Realm: env.Realm, Environment: env.GUID}
-}
-
-// errUserExists and errNoUser carry route outcomes out of transactions.
+// errUserExists and errReplayed carry route outcomes out of transactions.
 var (
 	errUserExists = errors.New("workapi: user exists")
 	errReplayed   = errors.New("workapi: APT replayed")
 )
 
 // consume records the APT's jti in ctx's transaction.
-func consume(ctx context.Context, cr *core.Core, apt *inbound.APT) error {
-	if err := apt.Consume(ctx, cr.Store); err != nil {
+func (h *handler) consume(ctx context.Context, apt *inbound.APT) error {
+	if err := apt.Consume(ctx, h.core); err != nil {
 		if errors.Is(err, inbound.ErrReplayed) {
 			return errReplayed
 		}
@@ -125,37 +152,63 @@ func consume(ctx context.Context, cr *core.Core, apt *inbound.APT) error {
 	return nil
 }
 
+// issueRequest is the request for a user's token as the environment's client.
+func (h *handler) issueRequest(env *config.Environment, userID string, exp time.Time) (core.IssueRequest, bool) {
+	cl := h.core.Client(env.Client)
+	return core.IssueRequest{Client: cl, UserID: userID, Realm: env.Realm, Environment: env.GUID, ExpiresAt: exp}, cl != nil
+}
+
 // create serves POST /users: a new user for the APT's arbitrary_id and its
-// first token, in one transaction with the APT's jti, so a failure leaves
-// no user, no token and an unused APT.
-func (h *Handler) create(c *gin.Context) {
-	cr := h.Current()
-	apt, ok := h.verifyAPT(c, cr)
+// first token. The user is prepared and the token signed first; then one
+// transaction records the APT's jti, inserts the user and stores the token,
+// so a failure leaves no user, no token and an unused APT.
+func (h *handler) create(c *gin.Context) {
+	apt, ok := h.verifyAPT(c)
 	if !ok {
 		return
 	}
+	ctx := c.Request.Context()
 	env := apt.Environment
+	snap := h.core.Snapshot()
+	prepared, err := h.users.Prepare(ctx, snap.Realm(env.Realm), accounts.NewUser{ArbitraryID: apt.ArbitraryID, EnvironmentGUID: env.GUID})
+	if errors.Is(err, accounts.ErrInvalidUser) {
+		errAPT(c, "The APT's arbitrary_id cannot name a user: "+err.Error())
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	req, ok := h.issueRequest(env, prepared.ID(), h.core.Now().Add(env.UserTokenTTL))
+	if !ok {
+		h.fail(c, errors.New("workapi: the environment's client is not declared"))
+		return
+	}
+	pending, err := h.core.Prepare(ctx, req)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	var user *accounts.User
 	var issued *core.Issued
-	err := cr.Store.InTx(c.Request.Context(), func(ctx context.Context) error {
-		if err := consume(ctx, cr, apt); err != nil {
+	err = h.core.Atomically(ctx, func(ctx context.Context) error {
+		if err := h.consume(ctx, apt); err != nil {
 			return err
 		}
 		var err error
-		user, err = cr.Accounts.Create(ctx, cr.Snap.Realm(env.Realm), accounts.NewUser{ArbitraryID: apt.ArbitraryID, EnvironmentGUID: env.GUID})
+		user, err = h.users.Insert(ctx, prepared)
 		if errors.Is(err, accounts.ErrArbitraryIDTaken) {
 			return errUserExists
 		}
 		if err != nil {
 			return err
 		}
-		issued, err = cr.Issue(ctx, core.IssueRequest{Client: cr.Client(env.Client), Session: userSession(user, env),
-			ExpiresAt: cr.Now().Add(env.UserTokenTTL)})
+		issued, err = pending.Save(ctx)
 		return err
 	})
 	switch {
 	case errors.Is(err, errUserExists):
-		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": "user_exists"})
+		writeError(c, http.StatusConflict, "user_exists", "")
 	case errors.Is(err, errReplayed):
 		errAPT(c, "This APT's jti was already used; sign a new APT for every request.")
 	case err != nil:
@@ -166,33 +219,44 @@ func (h *Handler) create(c *gin.Context) {
 }
 
 // reauth serves POST /users/reauth: a new token (a new grant) for the
-// existing user of the APT's arbitrary_id.
-func (h *Handler) reauth(c *gin.Context) {
-	cr := h.Current()
-	apt, ok := h.verifyAPT(c, cr)
+// existing user of the APT's arbitrary_id, signed before the transaction
+// that records the jti and stores it.
+func (h *handler) reauth(c *gin.Context) {
+	apt, ok := h.verifyAPT(c)
 	if !ok {
 		return
 	}
+	ctx := c.Request.Context()
 	env := apt.Environment
-	user, err := cr.Accounts.GetByArbitraryID(c.Request.Context(), env.Realm, env.GUID, apt.ArbitraryID)
+	user, err := h.users.GetByArbitraryID(ctx, env.Realm, env.GUID, apt.ArbitraryID)
 	switch {
 	case errors.Is(err, accounts.ErrNotFound):
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "No user with this arbitrary_id in the environment; create it with POST /users."})
+		writeError(c, http.StatusNotFound, "not_found", "No user with this arbitrary_id in the environment; create it with POST /users.")
 		return
 	case err != nil:
 		h.fail(c, err)
 		return
 	case user.Status != accounts.StatusActive:
-		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "user_deactivated", "message": "The user is deactivated."})
+		writeError(c, http.StatusForbidden, "user_deactivated", "The user is deactivated.")
+		return
+	}
+	req, ok := h.issueRequest(env, user.ID, h.core.Now().Add(env.UserTokenTTL))
+	if !ok {
+		h.fail(c, errors.New("workapi: the environment's client is not declared"))
+		return
+	}
+	pending, err := h.core.Prepare(ctx, req)
+	if err != nil {
+		h.fail(c, err)
 		return
 	}
 	var issued *core.Issued
-	err = cr.Store.InTx(c.Request.Context(), func(ctx context.Context) error {
-		if err := consume(ctx, cr, apt); err != nil {
+	err = h.core.Atomically(ctx, func(ctx context.Context) error {
+		if err := h.consume(ctx, apt); err != nil {
 			return err
 		}
-		issued, err = cr.Issue(ctx, core.IssueRequest{Client: cr.Client(env.Client), Session: userSession(user, env),
-			ExpiresAt: cr.Now().Add(env.UserTokenTTL)})
+		var err error
+		issued, err = pending.Save(ctx)
 		return err
 	})
 	switch {
@@ -210,50 +274,41 @@ func (h *Handler) reauth(c *gin.Context) {
 // until it expires; the new one never outlives the grant's first issuance
 // plus the client's refresh_token_ttl, so a stolen token cannot be renewed
 // forever.
-func (h *Handler) me(c *gin.Context) {
-	cr := h.Current()
+func (h *handler) me(c *gin.Context) {
 	ctx := c.Request.Context()
-	info, err := cr.ValidateToken(ctx, bearer(c), fosite.AccessToken)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	if info == nil || info.Use != fosite.AccessToken || info.Session.Kind != core.KindUser || info.Session.Environment == "" {
-		errToken(c)
-		return
-	}
-	env := cr.Snap.Environment(info.Session.Environment)
-	cl := cr.Client(info.Request.GetClient().GetID())
-	if env == nil || cl == nil || env.Client != cl.ID {
-		errToken(c)
-		return
-	}
-	user, err := cr.Accounts.Get(ctx, env.Realm, info.Session.Subject)
+	token, _ := surface.Bearer(c.Request)
+	p, err := h.core.Authenticate(ctx, token)
 	switch {
-	case errors.Is(err, accounts.ErrNotFound):
+	case errors.Is(err, core.ErrUnauthenticated):
 		errToken(c)
 		return
 	case err != nil:
 		h.fail(c, err)
 		return
-	case user.Status != accounts.StatusActive:
+	case p.Kind != core.KindUser || p.Environment == "":
 		errToken(c)
 		return
 	}
-	first := info.Request.GetRequestedAt()
-	exp := cr.Now().Add(env.UserTokenTTL)
-	if limit := first.Add(fosite.GetEffectiveLifespan(cl, fosite.GrantTypeRefreshToken, fosite.RefreshToken, cr.Snap.Tokens.RefreshTokenTTL)); limit.Before(exp) {
+	snap := h.core.Snapshot()
+	env := snap.Environment(p.Environment)
+	if env == nil || env.Client != p.Client.ID || env.Realm != p.Realm {
+		errToken(c)
+		return
+	}
+	now := h.core.Now()
+	exp := now.Add(env.UserTokenTTL)
+	if limit := p.GrantedAt.Add(fosite.GetEffectiveLifespan(p.Client, fosite.GrantTypeRefreshToken, fosite.RefreshToken, snap.Tokens.RefreshTokenTTL)); limit.Before(exp) {
 		exp = limit
 	}
-	if !exp.After(cr.Now()) {
+	if !exp.After(now) {
 		errToken(c) // the grant has reached its maximum age: the provider re-authenticates with an APT
 		return
 	}
-	issued, err := cr.Issue(ctx, core.IssueRequest{Client: cl, Session: userSession(user, env), ExpiresAt: exp,
-		GrantID: info.Request.GetID(), RequestedAt: first})
+	issued, err := h.core.Issue(ctx, core.IssueRequest{Client: p.Client, UserID: p.User.ID, Realm: p.Realm, Environment: env.GUID,
+		ExpiresAt: exp, GrantID: p.GrantID, GrantedAt: p.GrantedAt})
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newUserObject(user, issued))
+	c.JSON(http.StatusOK, newUserObject(p.User, issued))
 }

@@ -189,31 +189,31 @@ func (c *Core) AuthenticateClient(ctx context.Context, r *http.Request, form url
 // request without scope is granted all the client's scopes, without audience
 // all its audience.
 func GrantScopesAndAudience(ar fosite.AccessRequester, cl fosite.Client) error {
-	allowed := cl.GetScopes()
-	requested := ar.GetRequestedScopes()
-	for _, s := range requested {
-		if !allowed.Has(s) {
-			return fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope %q.", s)
+	err := grantWithin(ar.GetRequestedScopes(), cl.GetScopes(), ar.GrantScope, func(s string) error {
+		return fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope %q.", s)
+	})
+	if err != nil {
+		return err
+	}
+	return grantWithin(ar.GetRequestedAudience(), cl.GetAudience(), ar.GrantAudience, func(a string) error {
+		return ErrInvalidTarget.WithHintf("The client is not allowed to request audience %q.", a)
+	})
+}
+
+// grantWithin grants each requested value, all of which must be among
+// allowed (else the error refuse makes for the first that is not); a
+// request for nothing is granted all of allowed.
+func grantWithin(requested, allowed fosite.Arguments, grant func(string), refuse func(string) error) error {
+	for _, v := range requested {
+		if !allowed.Has(v) {
+			return refuse(v)
 		}
 	}
 	if len(requested) == 0 {
 		requested = allowed
 	}
-	for _, s := range requested {
-		ar.GrantScope(s)
-	}
-	allowedAud := cl.GetAudience()
-	requestedAud := ar.GetRequestedAudience()
-	for _, a := range requestedAud {
-		if !allowedAud.Has(a) {
-			return ErrInvalidTarget.WithHintf("The client is not allowed to request audience %q.", a)
-		}
-	}
-	if len(requestedAud) == 0 {
-		requestedAud = allowedAud
-	}
-	for _, a := range requestedAud {
-		ar.GrantAudience(a)
+	for _, v := range requested {
+		grant(v)
 	}
 	return nil
 }

@@ -62,18 +62,11 @@ func (c *Core) PrepareRefresh(ctx context.Context, ar fosite.AccessRequester) er
 	if !c.now().Before(stored.GetExpiresAt(fosite.RefreshToken)) {
 		return errGrantGone
 	}
-	granted := orig.GetGrantedScopes()
-	requested := ar.GetRequestedScopes()
-	for _, s := range requested {
-		if !granted.Has(s) {
-			return fosite.ErrInvalidScope.WithHintf("Scope %q was not granted originally; a refresh cannot widen the grant.", s)
-		}
-	}
-	if len(requested) == 0 {
-		requested = granted
-	}
-	for _, s := range requested {
-		ar.GrantScope(s)
+	err = grantWithin(ar.GetRequestedScopes(), orig.GetGrantedScopes(), ar.GrantScope, func(s string) error {
+		return fosite.ErrInvalidScope.WithHintf("Scope %q was not granted originally; a refresh cannot widen the grant.", s)
+	})
+	if err != nil {
+		return err
 	}
 	for _, a := range orig.GetGrantedAudience() {
 		ar.GrantAudience(a)

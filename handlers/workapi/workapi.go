@@ -152,10 +152,22 @@ func (h *handler) consume(ctx context.Context, apt *inbound.APT) error {
 	return nil
 }
 
-// issueRequest is the request for a user's token as the environment's client.
-func (h *handler) issueRequest(env *config.Environment, userID string, exp time.Time) (core.IssueRequest, bool) {
+// prepareToken signs a new grant's token for the environment's user userID
+// as the environment's client, of the environment's user_token_ttl, before
+// any transaction; on failure it has answered.
+func (h *handler) prepareToken(c *gin.Context, env *config.Environment, userID string) (core.Pending, bool) {
 	cl := h.core.Client(env.Client)
-	return core.IssueRequest{Client: cl, UserID: userID, Realm: env.Realm, Environment: env.GUID, ExpiresAt: exp}, cl != nil
+	if cl == nil {
+		h.fail(c, errors.New("workapi: the environment's client is not declared"))
+		return nil, false
+	}
+	pending, err := h.core.Prepare(c.Request.Context(), core.IssueRequest{Client: cl, UserID: userID, Realm: env.Realm,
+		Environment: env.GUID, ExpiresAt: h.core.Now().Add(env.UserTokenTTL)})
+	if err != nil {
+		h.fail(c, err)
+		return nil, false
+	}
+	return pending, true
 }
 
 // create serves POST /users: a new user for the APT's arbitrary_id and its
@@ -179,14 +191,8 @@ func (h *handler) create(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	req, ok := h.issueRequest(env, prepared.ID(), h.core.Now().Add(env.UserTokenTTL))
+	pending, ok := h.prepareToken(c, env, prepared.ID())
 	if !ok {
-		h.fail(c, errors.New("workapi: the environment's client is not declared"))
-		return
-	}
-	pending, err := h.core.Prepare(ctx, req)
-	if err != nil {
-		h.fail(c, err)
 		return
 	}
 	var user *accounts.User
@@ -240,14 +246,8 @@ func (h *handler) reauth(c *gin.Context) {
 		writeError(c, http.StatusForbidden, "user_deactivated", "The user is deactivated.")
 		return
 	}
-	req, ok := h.issueRequest(env, user.ID, h.core.Now().Add(env.UserTokenTTL))
+	pending, ok := h.prepareToken(c, env, user.ID)
 	if !ok {
-		h.fail(c, errors.New("workapi: the environment's client is not declared"))
-		return
-	}
-	pending, err := h.core.Prepare(ctx, req)
-	if err != nil {
-		h.fail(c, err)
 		return
 	}
 	var issued *core.Issued

@@ -140,7 +140,8 @@ func newSecretCmd() *cobra.Command {
 to put in secret_hash or key_hash: sha256:<hex> for a secret of 32 characters
 or more (long random secrets need no stretching), an argon2id PHC string for a
 shorter one (which costs a slow hash on every request: prefer long secrets).
-With --generate, make a 256-bit secret (lk_ + 43 base64url characters) and
+API keys (key_hash) must be sha256: hashes, so give an API key of 32
+characters or more — or use --generate. With --generate, make a 256-bit secret (lk_ + 43 base64url characters) and
 print it with its hash.`,
 		Example: `  latchkey secret hash --generate
   printf '%s' "$CLIENT_SECRET" | latchkey secret hash`,

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -168,9 +169,25 @@ func (c *Core) WriteTokenResponse(ctx context.Context, w http.ResponseWriter, ar
 	c.provider.WriteAccessResponse(ctx, w, ar, resp)
 }
 
-// WriteTokenError writes an RFC 6749 §5.2 error; ar may be nil.
-func (c *Core) WriteTokenError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
-	c.provider.WriteAccessError(ctx, w, ar, err)
+// WriteTokenError writes an RFC 6749 §5.2 error; ar may be nil. The
+// error_description is one sentence that says what is wrong — the error's
+// hint when it has one — rather than fosite's generic description followed
+// by the hint; debug details and causes never reach the client.
+func (c *Core) WriteTokenError(_ context.Context, w http.ResponseWriter, _ fosite.AccessRequester, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	code, status, desc := rfc.ErrorField, rfc.CodeField, rfc.HintField
+	if desc == "" {
+		desc = rfc.DescriptionField
+	}
+	if status < 400 || status > 599 || code == "" || code == "error" {
+		code, status, desc = fosite.ErrServerError.ErrorField, http.StatusInternalServerError, "The server could not complete the request."
+	}
+	body, _ := json.Marshal(map[string]string{"error": code, "error_description": desc})
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // AuthenticateClient authenticates the client of an HTTP request by its

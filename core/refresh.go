@@ -136,6 +136,11 @@ func (c *Core) CompleteRefresh(ctx context.Context, ar fosite.AccessRequester, r
 		if rerr := c.store.RevokeGrant(ctx, ar.GetID()); rerr != nil {
 			return ServerError(rerr)
 		}
+		if usedAt, uerr := c.store.RefreshTokenUsedAt(ctx, sig); uerr == nil && usedAt.IsZero() {
+			// Never rotated: it was revoked (a logout, a deactivation, a
+			// password change), which is no sign of theft.
+			return fosite.ErrInvalidGrant.WithHint("The refresh token was revoked; sign in again.")
+		}
 		return fosite.ErrInvalidGrant.WithHint("The refresh token was already used; every token of its grant is now revoked.")
 	case errors.Is(err, storage.ErrUserInactive):
 		return errUserDeactivated

@@ -15,7 +15,8 @@ import (
 const UserinfoPath = "/oauth2/userinfo"
 
 // userinfo serves GET and POST /oauth2/userinfo (OpenID Connect Core §5.3
-// shape) for any active user access token, no openid scope needed; a
+// shape) for any active user access token, no openid scope needed (email
+// only with the email scope, as §5.4 says); a
 // client_credentials token, an inactive token or a deactivated user gets 401
 // invalid_token (RFC 6750 §3).
 func (h *Handler) userinfo(c *gin.Context) {
@@ -42,13 +43,17 @@ func (h *Handler) userinfo(c *gin.Context) {
 	claims := map[string]any{"sub": user.ID}
 	for k, v := range map[string]string{
 		"preferred_username": user.Username,
-		"email":              user.Email,
 		"given_name":         user.FirstName,
 		"family_name":        user.LastName,
 	} {
 		if v != "" {
 			claims[k] = v
 		}
+	}
+	// OpenID Connect Core §5.4: the e-mail address is released only to a
+	// token granted the email scope.
+	if user.Email != "" && p.HasScope("email") {
+		claims["email"] = user.Email
 	}
 	if name := strings.TrimSpace(user.FirstName + " " + user.LastName); name != "" {
 		claims["name"] = name

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -237,7 +238,8 @@ func (h *handler) reauth(c *gin.Context) {
 	user, err := h.users.GetByArbitraryID(ctx, env.Realm, env.GUID, apt.ArbitraryID)
 	switch {
 	case errors.Is(err, accounts.ErrNotFound):
-		writeError(c, http.StatusNotFound, "not_found", "No user with this arbitrary_id in the environment; create it with POST /users.")
+		writeError(c, http.StatusNotFound, "not_found", "No user with this arbitrary_id in the environment; create it with POST "+
+			strings.TrimSuffix(c.FullPath(), "/reauth")+".")
 		return
 	case err != nil:
 		h.fail(c, err)

@@ -50,6 +50,13 @@ type Rules struct {
 	RequireIssuedAt bool
 	// MaxLifetime caps exp - iat (and exp - now when iat is absent).
 	MaxLifetime time.Duration
+	// DefaultLifetime, when set, makes exp optional: a token without exp
+	// lives until iat + DefaultLifetime (iat is then required). A present
+	// exp may only shorten that when MaxLifetime is the same.
+	DefaultLifetime time.Duration
+	// OnceClaim names the claim that holds the token's single-use id; ""
+	// means "jti". A claim named here is required.
+	OnceClaim string
 	// Leeway is the clock skew allowed on exp, nbf and iat.
 	Leeway time.Duration
 	// MaxSize caps the compact token's length; 0 means DefaultMaxSize.
@@ -64,6 +71,7 @@ type Token struct {
 	payload  []byte
 	verified bool      // Verify passed
 	exp      time.Time // the verified exp
+	once     string    // the verified single-use id (jti, or the rules' OnceClaim)
 }
 
 // Header is the protected header fields Latchkey reads.
@@ -298,13 +306,22 @@ func (t *Token) Verify(keys []config.PublicKey, rules Rules, now time.Time) erro
 	if err := t.checkAudience(rules); err != nil {
 		return err
 	}
-	if t.Claims.JTI == "" && rules.RequireJTI {
-		return invalid(`claim "jti" is required`)
+	once, name := t.Claims.JTI, "jti"
+	if rules.OnceClaim != "" {
+		name = rules.OnceClaim
+		if raw, ok := t.Claims.Raw[name]; ok {
+			if err := json.Unmarshal(raw, &once); err != nil {
+				return invalidBecause(err, "claim %q must be a string", name)
+			}
+		}
 	}
-	if len(t.Claims.JTI) > 255 {
-		return invalid(`claim "jti" is longer than 255 characters`)
+	if once == "" && (rules.RequireJTI || rules.OnceClaim != "") {
+		return invalid("claim %q is required", name)
 	}
-	t.verified, t.exp = true, exp
+	if len(once) > 255 {
+		return invalid("claim %q is longer than 255 characters", name)
+	}
+	t.verified, t.exp, t.once = true, exp, once
 	return nil
 }
 
@@ -318,12 +335,16 @@ func (t *Token) Consume(ctx context.Context, issuer string, rules Rules, once On
 	if !t.verified {
 		return invalid("token not verified")
 	}
-	if t.Claims.JTI == "" {
+	if t.once == "" {
 		return nil
 	}
-	if err := once.UseOnce(ctx, rules.Kind, issuer, t.Claims.JTI, t.exp.Add(rules.Leeway)); err != nil {
+	if err := once.UseOnce(ctx, rules.Kind, issuer, t.once, t.exp.Add(rules.Leeway)); err != nil {
 		if IsUsed(err) {
-			return &refusal{kind: ErrReplayed, reason: "a token with this jti was accepted before; sign a new one for every request", cause: err}
+			name := rules.OnceClaim
+			if name == "" {
+				name = "jti"
+			}
+			return &refusal{kind: ErrReplayed, reason: "a token with this " + name + " was accepted before; sign a new one for every request", cause: err}
 		}
 		return fmt.Errorf("inbound: record jti: %w", err)
 	}
@@ -367,10 +388,17 @@ func (t *Token) verifySignature(keys []config.PublicKey) error {
 
 func (t *Token) checkTimes(rules Rules, now time.Time) (time.Time, error) {
 	c := t.Claims
-	if c.ExpiresAt == nil {
+	var exp time.Time
+	switch {
+	case c.ExpiresAt != nil:
+		exp = *c.ExpiresAt
+	case rules.DefaultLifetime > 0 && c.IssuedAt != nil:
+		exp = c.IssuedAt.Add(rules.DefaultLifetime)
+	case rules.DefaultLifetime > 0:
+		return time.Time{}, invalid(`claim "iat" is required`)
+	default:
 		return time.Time{}, invalid(`claim "exp" is required`)
 	}
-	exp := *c.ExpiresAt
 	if !now.Before(exp.Add(rules.Leeway)) {
 		return time.Time{}, invalid("token expired at %s", exp.Format(time.RFC3339))
 	}

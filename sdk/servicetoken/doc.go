@@ -1,0 +1,8 @@
+// Package servicetoken mints LoginID-style API service tokens for
+// Latchkey, as LoginID's own server SDKs do: a compact JWS, header
+// {"alg":"ES256","typ":"JWT"}, signed with an API credential's P-256 private
+// key, carrying the credential's id (client_id), the scopes the request
+// needs (type), a fresh 16-character nonce, iat, and the username or user id
+// the request acts on. Sign a new token for every request: the server
+// accepts each nonce once, for five minutes after iat.
+package servicetoken

@@ -2,6 +2,8 @@ package core_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -216,5 +218,42 @@ func TestAuthenticateDuringOutage(t *testing.T) {
 	}
 	if _, err := w.core.Introspect(t.Context(), w.client, is.AccessToken, ""); !errors.Is(err, core.ErrUnavailable) {
 		t.Errorf("Introspect with the database closed: %v, want ErrUnavailable", err)
+	}
+}
+
+// A surface may ask for LoginID's "udata" claim; it is in the JWT, kept
+// across a refresh, and absent from other tokens.
+func TestUDataClaim(t *testing.T) {
+	w := newWorld(t)
+	claims := func(tok string) map[string]any {
+		t.Helper()
+		parts := strings.Split(tok, ".")
+		b, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if _, ok := claims(w.issue(t, false).AccessToken)["udata"]; ok {
+		t.Error("udata in a token that did not ask for it")
+	}
+	name := "carol"
+	is, err := w.core.Issue(t.Context(), core.IssueRequest{Client: w.client, UserID: w.userID, Realm: "rl_core", UData: &name, WithRefresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := claims(is.AccessToken)["udata"]; got != "carol" {
+		t.Errorf("udata = %v, want carol", got)
+	}
+	next, err := w.core.Refresh(t.Context(), core.RefreshRequest{Client: w.client, RefreshToken: is.RefreshToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := claims(next.AccessToken)["udata"]; got != "carol" {
+		t.Errorf("udata after refresh = %v, want carol", got)
 	}
 }

@@ -169,6 +169,9 @@ type IssueRequest struct {
 	// then the grant's first issuance.
 	GrantID   string
 	GrantedAt time.Time
+	// UData, when set, puts LoginID's "udata" claim (the username, or "")
+	// in a JWT access token; it is kept across refreshes.
+	UData *string
 }
 
 // Issued is what Issue or Refresh made.
@@ -217,7 +220,7 @@ func (c *Core) Prepare(ctx context.Context, req IssueRequest) (Pending, error) {
 	if req.UserID == "" || req.Realm != req.Client.Realm {
 		return nil, errors.New("core: issue: a user of the client's realm is required")
 	}
-	sess := &Session{Subject: req.UserID, Kind: KindUser, Realm: req.Realm, Username: req.Username, Environment: req.Environment}
+	sess := &Session{Subject: req.UserID, Kind: KindUser, Realm: req.Realm, Username: req.Username, Environment: req.Environment, UData: req.UData}
 	ar := fosite.NewAccessRequest(sess)
 	ar.GrantTypes = fosite.Arguments{InternalGrant}
 	ar.Client = req.Client

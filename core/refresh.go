@@ -89,6 +89,7 @@ func (c *Core) PrepareRefresh(ctx context.Context, ar fosite.AccessRequester) er
 	}
 	setter.SetID(orig.GetID())
 	sess.Subject, sess.Kind, sess.Realm, sess.Username, sess.Environment = stored.Subject, stored.Kind, stored.Realm, stored.Username, stored.Environment
+	sess.UData = stored.UData
 	c.SetLifetimes(sess, cl, fosite.GrantTypeRefreshToken, true)
 	return nil
 }

@@ -23,6 +23,9 @@ type Session struct {
 	// Environment is the Work API environment a user token was issued for.
 	Environment string                         `json:"env,omitempty"`
 	ExpiresAt   map[fosite.TokenType]time.Time `json:"exp,omitempty"`
+	// UData, when set, is put in the JWT access token as "udata" (LoginID's
+	// SDKs compare it with the username).
+	UData *string `json:"udata,omitempty"`
 }
 
 var _ fosite.Session = (*Session)(nil)
@@ -55,6 +58,10 @@ func (s *Session) Clone() fosite.Session {
 		return nil
 	}
 	c := *s
+	if s.UData != nil {
+		u := *s.UData
+		c.UData = &u
+	}
 	if s.ExpiresAt != nil {
 		c.ExpiresAt = make(map[fosite.TokenType]time.Time, len(s.ExpiresAt))
 		for k, v := range s.ExpiresAt {

@@ -80,6 +80,9 @@ type accessClaims struct {
 	JTI       string   `json:"jti"`
 	IssuedAt  int64    `json:"iat"`
 	ExpiresAt int64    `json:"exp"`
+	// UData is LoginID's user-data claim (the username, possibly ""),
+	// present only on tokens a surface asked to carry it.
+	UData *string `json:"udata,omitempty"`
 }
 
 // AccessTokenSignature returns the storage key of an access token.
@@ -108,7 +111,12 @@ func (s *TokenStrategy) GenerateAccessToken(_ context.Context, r fosite.Requeste
 	if exp.IsZero() {
 		return "", "", fosite.ErrServerError.WithDebug("access token expiry not set by the grant handler")
 	}
+	var udata *string
+	if sess, ok := r.GetSession().(*Session); ok {
+		udata = sess.UData
+	}
 	payload, err := json.Marshal(accessClaims{
+		UData:     udata,
 		Issuer:    s.issuer,
 		Subject:   r.GetSession().GetSubject(),
 		Audience:  aud,

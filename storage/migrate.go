@@ -126,6 +126,41 @@ var migrations = []migration{
 	KEY login_attempts_expires_at (expires_at))` + mysqlTable,
 		},
 	},
+	{
+		version: 3,
+		name:    "signup tokens",
+		sqlite: []string{
+			`CREATE TABLE signup_tokens (` + signupTokenColumns(sqliteBin, sqliteTime) + `)`,
+			`CREATE INDEX signup_tokens_username_norm ON signup_tokens (realm, username_norm)`,
+			`CREATE INDEX signup_tokens_expires_at ON signup_tokens (expires_at)`,
+		},
+		mysql: []string{
+			`CREATE TABLE IF NOT EXISTS signup_tokens (` + signupTokenColumns(mysqlBin, mysqlTime) + `,
+	KEY signup_tokens_username_norm (realm, username_norm),
+	KEY signup_tokens_expires_at (expires_at))` + mysqlTable,
+		},
+	},
+}
+
+// signupTokenColumns returns the column list of signup_tokens: what a
+// person typed while signing up, kept until it becomes a user or expires.
+// As in users, every compared column is binary on MySQL (the id above all:
+// utk_aB… and utk_Ab… are two tokens), and the username's norm is computed
+// in Go. Several tokens may share a username: its index is not unique.
+func signupTokenColumns(bin, datetime string) string {
+	return `
+	id              VARCHAR(64)` + bin + ` NOT NULL PRIMARY KEY,
+	realm           VARCHAR(255)` + bin + ` NOT NULL,
+	username        VARCHAR(255)` + bin + ` NOT NULL,
+	username_norm   VARCHAR(255)` + bin + ` NOT NULL,
+	email           VARCHAR(255)` + bin + ` NOT NULL,
+	email_norm      VARCHAR(255)` + bin + ` NULL,
+	first_name      VARCHAR(255) NOT NULL,
+	last_name       VARCHAR(255) NOT NULL,
+	credential_type VARCHAR(32)` + bin + ` NOT NULL,
+	password_hash   VARCHAR(255)` + bin + ` NOT NULL,
+	created_at      ` + datetime + ` NOT NULL,
+	expires_at      ` + datetime + ` NOT NULL`
 }
 
 // userColumns returns the column list of users. Every column that is

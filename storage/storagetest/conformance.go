@@ -69,6 +69,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"RevokeSubjectExcept", testRevokeSubjectExcept},
 		{"LoginLockout", testLoginLockout},
 		{"LoginLockoutConcurrent", testLoginLockoutConcurrent},
+		{"SignupTokens", testSignupTokens},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

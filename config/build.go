@@ -24,9 +24,10 @@ import (
 // Snapshot. Problems go to l.errs; the Snapshot is only used when there are
 // none.
 func (l *loader) build(fc *fileConfig) *Snapshot {
+	listen := l.listen(fc.Listen)
 	s := &Snapshot{
-		Issuer:         l.issuer(fc.Issuer),
-		Listen:         l.listen(fc.Listen),
+		Issuer:         l.issuer(fc.Issuer, listen),
+		Listen:         listen,
 		TrustedProxies: l.trustedProxies(fc.TrustedProxies),
 		Database:       l.database(fc.Database),
 		SigningKeys:    l.signingKeys(fc.SigningKeys),
@@ -43,13 +44,65 @@ func (l *loader) build(fc *fileConfig) *Snapshot {
 	return s
 }
 
-func (l *loader) issuer(raw string) string {
+// issuer validates the issuer; without one (in the file or LATCHKEY_ISSUER)
+// it is derived from listen, so that moving the port moves both.
+func (l *loader) issuer(raw, listen string) string {
+	if raw == "" {
+		return IssuerForListen(listen)
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || strings.ContainsAny(raw, "?#") {
 		l.errorf("issuer", "must be an absolute http(s) URL without user info, query or fragment, like https://auth.example.com; got %q", raw)
 		return raw
 	}
+	l.checkIssuerPort(u, listen)
 	return strings.TrimRight(raw, "/")
+}
+
+// IssuerForListen is the issuer of a config that names none: http:// and the
+// listen address, with 127.0.0.1 for an empty or wildcard host
+// (0.0.0.0:9090 gives http://127.0.0.1:9090). For port 0 (any free port),
+// or an address that does not parse, it is DefaultIssuer.
+func IssuerForListen(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "0" || port == "" {
+		return DefaultIssuer
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// checkIssuerPort warns when the issuer and listen are both on this machine
+// (a loopback host) but on different ports: the development case where
+// LATCHKEY_LISTEN moved the port and the issuer still names the old one.
+func (l *loader) checkIssuerPort(u *url.URL, listen string) {
+	lhost, lport, err := net.SplitHostPort(listen)
+	if err != nil || lport == "0" || !isLoopbackHost(lhost) || !isLoopbackHost(u.Hostname()) {
+		return
+	}
+	iport := u.Port()
+	if iport == "" {
+		iport = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	if iport == lport {
+		return
+	}
+	from := ""
+	if v := l.overridden["listen"]; v != "" {
+		from = " (from " + v + ")"
+	}
+	l.warnf("issuer", "%s names port %s, but the server listens on %s%s, so tokens and discovery name the wrong address; "+
+		"set LATCHKEY_ISSUER=%s, or remove issuer: to derive it from listen", u.String(), iport, listen, from, IssuerForListen(listen))
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (l *loader) listen(addr string) string {

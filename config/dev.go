@@ -144,7 +144,7 @@ DEMO_PASSWORD=%s
 
 	yml := fmt.Sprintf(devTemplate,
 		now.UTC().Format(time.RFC3339), DevCredentialsFile,
-		yamlQuote(DefaultIssuer), yamlQuote(DefaultListen), yamlQuote(filepath.Join(dataDir, "latchkey.db")),
+		yamlQuote(DefaultListen), yamlQuote(filepath.Join(dataDir, "latchkey.db")),
 		yamlQuote(kid), devSigningKeyFile,
 		yamlQuote(clientHash), yamlQuote(guid), indent(string(envPub), "          "),
 		indent(string(credPub), "          "), strings.Join(LoginIDScopes, ", "), yamlQuote(keyHash))
@@ -155,7 +155,8 @@ const devTemplate = `# Latchkey development configuration, generated %s by "latc
 # without --config. You may edit it: later starts load it, and SIGHUP reloads it.
 # It holds hashes only; the secrets are in %s, written once.
 # Relative pem_file paths start at this file's directory.
-issuer: %s
+# issuer: not set, so it is http:// + listen (127.0.0.1 for a 0.0.0.0 host),
+# and LATCHKEY_LISTEN moves both. Set it (or LATCHKEY_ISSUER) behind a proxy.
 listen: %s
 trusted_proxies: []   # proxies whose X-Forwarded-For is believed, like [10.0.0.0/8, 127.0.0.1]
 database:
@@ -220,7 +221,7 @@ api_keys:
     permissions: [read, write]
 compat:
   workapi: {enabled: true, prefix: /workapi}
-  loginid: {enabled: true, prefix: /loginid}
+  loginid: {enabled: false, prefix: /loginid}   # not built yet: no routes
   authrocket: {enabled: true, prefix: /authrocket}
   legacy: {enabled: true, prefix: "", clients: [legacy-app]}
 `

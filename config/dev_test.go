@@ -218,3 +218,70 @@ func checkKeyPair(t *testing.T, file string, pub any) {
 		t.Fatalf("%s is not the private key of the configured public key", file)
 	}
 }
+
+// TestLoadDevIssuerFollowsListen: the development config names no issuer, so
+// LATCHKEY_LISTEN moves the issuer with the port.
+func TestLoadDevIssuerFollowsListen(t *testing.T) {
+	dataDir := t.TempDir()
+	for _, tc := range []struct{ listen, issuer string }{
+		{"", "http://127.0.0.1:8080"},
+		{"127.0.0.1:9191", "http://127.0.0.1:9191"},
+		{"0.0.0.0:9191", "http://127.0.0.1:9191"},
+		{":9192", "http://127.0.0.1:9192"},
+		{"[::1]:9193", "http://[::1]:9193"},
+		{"localhost:9194", "http://localhost:9194"},
+	} {
+		snap, _, err := LoadDev(dataDir, env(map[string]string{EnvListen: tc.listen}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.Issuer != tc.issuer {
+			t.Errorf("LATCHKEY_LISTEN=%q: issuer %q, want %q", tc.listen, snap.Issuer, tc.issuer)
+		}
+		if len(snap.Warnings) != 0 {
+			t.Errorf("LATCHKEY_LISTEN=%q: warnings %q", tc.listen, snap.Warnings)
+		}
+	}
+	snap, _, err := LoadDev(dataDir, env(map[string]string{EnvListen: "127.0.0.1:9191", EnvIssuer: "https://auth.example.com"}))
+	if err != nil || snap.Issuer != "https://auth.example.com" {
+		t.Fatalf("LATCHKEY_ISSUER: issuer %v, %v", snap.Issuer, err)
+	}
+}
+
+// TestIssuerPortWarning: an issuer on this machine that names another port
+// than listen (an older development file, with LATCHKEY_LISTEN) is warned
+// about, with the variable to set.
+func TestIssuerPortWarning(t *testing.T) {
+	dir := keyDir(t, "")
+	yml := base + "issuer: http://127.0.0.1:8080\n"
+	for _, tc := range []struct {
+		env  map[string]string
+		warn string
+	}{
+		{map[string]string{EnvListen: "127.0.0.1:9090"}, `t.yaml:7: issuer: http://127.0.0.1:8080 names port 8080, but the server listens on 127.0.0.1:9090 (from LATCHKEY_LISTEN), so tokens and discovery name the wrong address; set LATCHKEY_ISSUER=http://127.0.0.1:9090, or remove issuer: to derive it from listen`},
+		{map[string]string{EnvListen: "127.0.0.1:8080"}, ""},
+		{map[string]string{EnvListen: "0.0.0.0:9090"}, ""}, // published through another port, maybe: no guess
+		{map[string]string{EnvListen: "127.0.0.1:9090", EnvIssuer: "https://auth.example.com"}, ""},
+	} {
+		snap, err := Parse("t.yaml", []byte(yml), dir, env(tc.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(snap.Warnings, "\n"); got != tc.warn {
+			t.Errorf("env %v: warnings\n%s\nwant\n%s", tc.env, got, tc.warn)
+		}
+	}
+}
+
+// TestLoadDevSurfaces: the development config switches on the surfaces that
+// are built, and LoginID (not built yet) off.
+func TestLoadDevSurfaces(t *testing.T) {
+	snap, _, err := LoadDev(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := snap.Compat
+	if !c.WorkAPI.Enabled || !c.Legacy.Enabled || !c.AuthRocket.Enabled || c.LoginID.Enabled {
+		t.Fatalf("compat %+v: want workapi, legacy and authrocket on, loginid off", c)
+	}
+}

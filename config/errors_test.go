@@ -319,6 +319,23 @@ api_credentials:
 			want: []string{`t.yaml:9: YAML syntax: did not find expected key`},
 		},
 		{
+			// yaml.v3 names the line where the sequence starts (8): the
+			// problem is the mapping key on line 10.
+			name: "YAML error inside a sequence",
+			yaml: base + "clients:\n  - id: a\n    realm: rl_demo\n  scopes: [x]\n",
+			want: []string{`t.yaml:10: YAML syntax: did not find expected '-' indicator`},
+		},
+		{
+			name: "YAML error inside a nested mapping",
+			yaml: base + "tokens:\n  leeway: 30s\n  access_token_ttl: 15m\n   refresh_grace: 0s\n",
+			want: []string{`t.yaml:10: YAML syntax: mapping values are not allowed in this context`},
+		},
+		{
+			name: "YAML error in a nested list item's mapping",
+			yaml: base + "clients:\n  - id: a\n    realm: rl_demo\n   auth_method: none\n",
+			want: []string{`t.yaml:10: YAML syntax: did not find expected '-' indicator`},
+		},
+		{
 			name: "two documents",
 			yaml: base + "---\nissuer: http://x\n",
 			want: []string{`t.yaml:7: a second YAML document (after ---); the config is one document`},

@@ -131,7 +131,8 @@ type fileLegacy struct {
 	Clients []string `yaml:"clients"`
 }
 
-// Default values (SPEC §2).
+// Default values. A config without issuer gets IssuerForListen(listen),
+// which is DefaultIssuer for the default listen.
 const (
 	DefaultIssuer = "http://127.0.0.1:8080"
 	DefaultListen = "127.0.0.1:8080"
@@ -141,7 +142,7 @@ const (
 // defaultFile returns the top-level defaults the file is decoded over.
 func defaultFile() fileConfig {
 	return fileConfig{
-		Issuer:   DefaultIssuer,
+		Issuer:   "", // derived from listen (IssuerForListen) unless given
 		Listen:   DefaultListen,
 		Database: fileDatabase{Driver: "sqlite", DSN: DefaultDSN, AutoMigrate: true},
 		Passwords: filePasswords{

@@ -118,7 +118,9 @@ func (l *loader) line(path string) int {
 
 var (
 	yamlLineRe = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
-	// yaml.v3 numbers the lines of parser (not scanner) errors from 0.
+	// Parser (not scanner) errors: yaml.v3 numbers their lines from 0, and
+	// names the line where the enclosing mapping or sequence starts when that
+	// is not the first line, rather than the line of the offending token.
 	yamlParserErrRe = regexp.MustCompile(`^did not find expected (key|node content|<document start>|'-' indicator|',' or)`)
 )
 
@@ -131,7 +133,7 @@ func (l *loader) parseYAML(data []byte) (*yaml.Node, bool) {
 		if errors.Is(err, io.EOF) {
 			return nil, true
 		}
-		l.yamlError(err)
+		l.yamlError(err, data)
 		return nil, false
 	}
 	var extra yaml.Node
@@ -140,7 +142,7 @@ func (l *loader) parseYAML(data []byte) (*yaml.Node, bool) {
 		l.errorAt(extra.Line, "", "a second YAML document (after ---); the config is one document")
 		return nil, false
 	case !errors.Is(err, io.EOF):
-		l.yamlError(err)
+		l.yamlError(err, data)
 		return nil, false
 	}
 	if len(doc.Content) == 0 {
@@ -154,17 +156,51 @@ func (l *loader) parseYAML(data []byte) (*yaml.Node, bool) {
 }
 
 // yamlError records a YAML syntax error at its line.
-func (l *loader) yamlError(err error) {
+func (l *loader) yamlError(err error, data []byte) {
 	msg := err.Error()
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		if yamlParserErrRe.MatchString(m[2]) {
-			line++
+			line = yamlProblemLine(data, m[2], line+1)
 		}
 		l.errorAt(line, "", "YAML syntax: %s", m[2])
 		return
 	}
 	l.errorAt(0, "", "YAML syntax: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// yamlProblemLine finds the line of the token that a parser error is about:
+// the first line n such that the file's first n lines alone fail with the
+// same message. (A prefix ending at a line boundary closes every block
+// mapping and sequence, so it parses until it holds the offending token.)
+// It returns fallback when no prefix fails that way.
+func yamlProblemLine(data []byte, msg string, fallback int) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for n := 1; n <= len(lines); n++ {
+		if yamlErrorMessage(bytes.Join(lines[:n], nil)) == msg {
+			return n
+		}
+	}
+	return fallback
+}
+
+// yamlErrorMessage returns the message of the first syntax error in data,
+// without yaml.v3's "yaml: line N: " prefix, or "" when data parses.
+func yamlErrorMessage(data []byte) string {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return ""
+		}
+		if err != nil {
+			if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+				return m[2]
+			}
+			return strings.TrimPrefix(err.Error(), "yaml: ")
+		}
+	}
 }
 
 // Environment variables that override the file.

@@ -41,7 +41,20 @@ func (l *loader) build(fc *fileConfig) *Snapshot {
 	s.APICredentials = l.apiCredentials(fc.APICredentials)
 	s.APIKeys = l.apiKeys(fc.APIKeys)
 	s.Compat = l.compat(fc.Compat)
+	l.loginIDSigningKey(fc.SigningKeys, s.Compat.LoginID)
 	return s
+}
+
+// loginIDSigningKey requires an ES256 active signing key when the LoginID
+// surface is on: LoginID's server SDKs verify the user tokens it issues
+// only as ES256 JWTs with a kid.
+func (l *loader) loginIDSigningKey(keys []fileKey, loginID Surface) {
+	if !loginID.Enabled || len(keys) == 0 || keys[0].Alg == AlgES256 || !slices.Contains(allAlgs, keys[0].Alg) {
+		return
+	}
+	l.errorf("signing_keys[0].alg", "the first (active) signing key must be ES256 while compat.loginid is enabled, got %s: "+
+		"LoginID's SDKs verify the tokens that surface issues only as ES256 JWTs. Put an ES256 key first "+
+		"(latchkey keys generate --alg ES256) and keep this one after it, or set compat.loginid.enabled: false", keys[0].Alg)
 }
 
 // issuer validates the issuer; without one (in the file or LATCHKEY_ISSUER)

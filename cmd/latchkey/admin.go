@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -78,21 +79,39 @@ exit 2 with every error on stderr as FILE:LINE: key.path: message.`,
 	return cmd
 }
 
+// keyUses are the places a generated key can go, for keys generate --use.
+var keyUses = []string{"signing", "client", "environment", "credential"}
+
 func newKeysCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Make keys for the config file"}
-	var alg, kid string
+	var alg, kid, use string
 	gen := &cobra.Command{
-		Use:   "generate --alg ES256|RS256|EdDSA [--kid ID]",
+		Use:   "generate --alg ES256|RS256|EdDSA [--kid ID] [--use signing|client|environment|credential]",
 		Short: "Generate a key pair and print it with the config snippet to paste",
 		Long: `Generate a key pair. Prints the private key (PEM, and the same on one line
-with \n escapes for an inline pem:), the public key PEM, and a config snippet.
+with \n escapes for an inline pem:), the public key PEM, and the config
+snippet for the use asked:
+
+  signing      signing_keys: (the private key, in a file; the default)
+  client       clients[].public_keys, for auth_method: private_key_jwt
+  environment  environments[].public_keys, a Work API account provider
+  credential   api_credentials[].public_keys (ES256 only)
+
+For the last three, the private key stays with whoever signs (the client or
+the account provider's backend); only the public key goes into the config.
 The kid defaults to the RFC 7638 thumbprint of the public key.`,
 		Example: `  latchkey keys generate --alg ES256
-  latchkey keys generate --alg RS256 --kid k-2026-11`,
+  latchkey keys generate --alg RS256 --kid env-2026-11 --use environment`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if alg != config.AlgES256 && alg != config.AlgRS256 && alg != config.AlgEdDSA {
 				return usage("--alg %q: want ES256, RS256 or EdDSA (see latchkey keys generate --help)", alg)
+			}
+			if !slices.Contains(keyUses, use) {
+				return usage("--use %q: want %s (see latchkey keys generate --help)", use, strings.Join(keyUses, ", "))
+			}
+			if use == "credential" && alg != config.AlgES256 {
+				return usage("--use credential: API credential keys are ES256 only; use --alg ES256")
 			}
 			key, err := config.GenerateKey(alg)
 			if err != nil {
@@ -116,9 +135,17 @@ The kid defaults to the RFC 7638 thumbprint of the public key.`,
 			fmt.Fprintf(w, "# Private key (%s, kid %s). Keep it secret; save it as a file with mode 0600.\n%s\n", alg, kid, priv)
 			fmt.Fprintf(w, "# The same private key on one line, for an inline pem:\n%s\n\n", oneLine)
 			fmt.Fprintf(w, "# Public key:\n%s\n", pub)
-			fmt.Fprintf(w, "# Config snippet, as a signing key (private key in a file):\n")
-			fmt.Fprintf(w, "signing_keys:\n  - kid: %s\n    alg: %s\n    pem_file: keys/%s.pem\n\n", kid, alg, kid)
-			fmt.Fprintf(w, "# Config snippet, as a public key (client, environment or API credential):\n")
+			if use == "signing" {
+				fmt.Fprintf(w, "# Config snippet for signing_keys (the private key in a file, mode 0600):\n")
+				fmt.Fprintf(w, "signing_keys:\n  - kid: %s\n    alg: %s\n    pem_file: keys/%s.pem\n", kid, alg, kid)
+				return nil
+			}
+			where := map[string]string{
+				"client":      "a client's public_keys (auth_method: private_key_jwt)",
+				"environment": "an environment's public_keys",
+				"credential":  "an API credential's public_keys",
+			}[use]
+			fmt.Fprintf(w, "# Config snippet for %s; the private key stays with the signer:\n", where)
 			fmt.Fprintf(w, "public_keys: [{kid: %s, alg: %s, pem: \"%s\"}]\n", kid, alg,
 				strings.ReplaceAll(strings.TrimRight(string(pub), "\n"), "\n", `\n`))
 			return nil
@@ -126,6 +153,7 @@ The kid defaults to the RFC 7638 thumbprint of the public key.`,
 	}
 	gen.Flags().StringVar(&alg, "alg", "", "key algorithm: ES256, RS256 (2048-bit) or EdDSA (Ed25519)")
 	gen.Flags().StringVar(&kid, "kid", "", "key id (default: the RFC 7638 thumbprint)")
+	gen.Flags().StringVar(&use, "use", "signing", "where the key goes: signing, client, environment or credential")
 	cmd.AddCommand(gen)
 	return cmd
 }

@@ -53,6 +53,9 @@ max_apt_ttl (60s in the development defaults). See docs/workapi.md.`,
 			if gen.TTL < time.Second {
 				return usage("--ttl %v: want one second or more, like 60s (see %s --help)", gen.TTL, cmd.CommandPath())
 			}
+			if gen.TTL%time.Second != 0 {
+				return usage("--ttl %v: want whole seconds, like %v (exp and iat are whole seconds)", gen.TTL, gen.TTL.Truncate(time.Second))
+			}
 			data, err := os.ReadFile(keyFile)
 			if err != nil {
 				var pe *fs.PathError

@@ -204,6 +204,7 @@ func TestAptUsageErrors(t *testing.T) {
 		{"ttl zero", base("--ttl", "0s"), "--ttl 0s: want one second or more"},
 		{"ttl negative", base("--ttl", "-5s"), "--ttl -5s"},
 		{"ttl under a second", base("--ttl", "500ms"), "--ttl 500ms"},
+		{"ttl with a fraction of a second", base("--ttl", "1500ms"), "--ttl 1.5s: want whole seconds, like 1s"},
 		{"key file missing", base("--key", filepath.Join(dir, "missing.pem")), "cannot read the private key: no such file or directory"},
 		{"key file a directory", base("--key", dir), "cannot read the private key"},
 		{"key file not PEM", base("--key", files["text"]), "no PEM block found"},

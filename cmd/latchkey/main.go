@@ -64,14 +64,20 @@ keys and tokens, reached through the standard OAuth endpoints and through
 compatibility surfaces for APIs that existing clients already speak.
 
 Start a development server (SQLite and generated credentials under ./data):
-  latchkey serve`,
+  latchkey serve
+
+Exit codes: 0 ok, 1 runtime failure, 2 a bad command line or config.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	v := readVersion()
+	root.Version = v.Version // makes cobra add --version, printed as `latchkey version` prints it
+	root.SetVersionTemplate(strings.ReplaceAll(v.String(), "{{", "{{`{{`}}"))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usage("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newServeCmd(), newMigrateCmd(), newConfigCmd(), newKeysCmd(), newSecretCmd(), newUsersCmd(), newAptCmd())
+	root.AddCommand(newServeCmd(), newMigrateCmd(), newConfigCmd(), newKeysCmd(), newSecretCmd(), newUsersCmd(), newAptCmd(),
+		newHealthcheckCmd(), newVersionCmd())
 	return root
 }
 

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -58,6 +60,11 @@ func TestExitCodes(t *testing.T) {
 		{"keys generate with a bad alg", []string{"keys", "generate", "--alg", "HS256"}, 2},
 		{"keys generate without --alg", []string{"keys", "generate"}, 2},
 		{"serve with a bad log level", []string{"serve", "--log-level", "loud"}, 2},
+		{"keys generate with an unknown use", []string{"keys", "generate", "--alg", "ES256", "--use", "tls"}, 2},
+		{"keys generate of an RS256 credential key", []string{"keys", "generate", "--alg", "RS256", "--use", "credential"}, 2},
+		{"version", []string{"version"}, 0},
+		{"--version", []string{"--version"}, 0},
+		{"healthcheck with a bad address", []string{"healthcheck", "--address", "nowhere"}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,7 +76,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestHelpShowsExamples(t *testing.T) {
-	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"config", "check"}, {"keys", "generate"}, {"secret", "hash"}} {
+	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"config", "check"}, {"keys", "generate"}, {"secret", "hash"}, {"version"}, {"healthcheck"}} {
 		_, out, _ := runCLI(t, "", append(cmd, "--help")...)
 		if !strings.Contains(out, "Examples:") || !strings.Contains(out, "latchkey "+cmd[0]) {
 			t.Errorf("%v --help has no example:\n%s", cmd, out)
@@ -96,6 +103,32 @@ func TestSecretHash(t *testing.T) {
 	}
 	if ok, _ := secrethash.Verify(m[2], m[1]); !ok {
 		t.Fatal("generated secret does not match its hash")
+	}
+}
+
+// TestKeysGenerateUse: the snippet is the one for the use asked, and only it.
+func TestKeysGenerateUse(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"--alg", "ES256"}, "signing_keys:\n  - kid: ", "public_keys:"},
+		{[]string{"--alg", "RS256", "--use", "environment"}, "# Config snippet for an environment's public_keys", "signing_keys:"},
+		{[]string{"--alg", "EdDSA", "--use", "client"}, "# Config snippet for a client's public_keys (auth_method: private_key_jwt)", "signing_keys:"},
+		{[]string{"--alg", "ES256", "--use", "credential"}, "# Config snippet for an API credential's public_keys", "signing_keys:"},
+	} {
+		code, out, errOut := runCLI(t, "", append([]string{"keys", "generate"}, tc.args...)...)
+		if code != 0 || !strings.Contains(out, tc.want) || strings.Contains(out, tc.not) {
+			t.Errorf("%v: exit %d (%q); want %q and no %q in:\n%s", tc.args, code, errOut, tc.want, tc.not, out)
+		}
+		if m := regexp.MustCompile(`public_keys: \[\{kid: \S+, alg: (\w+), pem: "([^"]+)"\}\]`).FindStringSubmatch(out); m != nil {
+			pub, err := config.ParsePublicKeyPEM([]byte(strings.ReplaceAll(m[2], `\n`, "\n")))
+			if err != nil || config.CheckKeyAlg(m[1], pub) != nil {
+				t.Errorf("%v: the snippet's key does not parse as a %s public key: %v", tc.args, m[1], err)
+			}
+		} else if tc.not == "signing_keys:" {
+			t.Errorf("%v: no public_keys snippet in:\n%s", tc.args, out)
+		}
 	}
 }
 
@@ -230,5 +263,62 @@ func TestServeReloadAndShutdown(t *testing.T) {
 		if strings.Contains(log.String(), s) {
 			t.Fatal("a client secret reached the log")
 		}
+	}
+}
+
+// TestVersion: version and --version print the same, from the build
+// information (go test binaries have no VCS stamp, and say so).
+func TestVersion(t *testing.T) {
+	_, out, _ := runCLI(t, "", "version")
+	_, flag, _ := runCLI(t, "", "--version")
+	if out != flag {
+		t.Errorf("version %q and --version %q differ", out, flag)
+	}
+	for _, want := range []string{"latchkey ", "\ncommit:  ", "\ngo:      go1."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("version output lacks %q:\n%s", want, out)
+		}
+	}
+	v := versionInfo{Version: "v1.2.3", Commit: "abc123", Time: "2026-11-21T22:00:07Z", Modified: true, Go: "go1.26.8 linux/amd64"}
+	want := "latchkey v1.2.3\ncommit:  abc123, with uncommitted changes\ndate:    2026-11-21T22:00:07Z (of the commit)\ngo:      go1.26.8 linux/amd64\n"
+	if got := v.String(); got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+// TestHealthcheck probes a server that is ready, one that is not, and an
+// address where nothing listens.
+func TestHealthcheck(t *testing.T) {
+	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"status":"ok"}`))
+	}))
+	defer ready.Close()
+	notReady := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"status":"unavailable"}`, http.StatusServiceUnavailable)
+	}))
+	defer notReady.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedAddr := closed.Listener.Addr().String()
+	closed.Close()
+
+	addr := func(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
+	if code, out, errOut := runCLI(t, "", "healthcheck", "--address", addr(ready)); code != 0 || !strings.Contains(out, "ready") {
+		t.Errorf("ready server: exit %d, %q %q", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "healthcheck", "--address", addr(notReady)); code != exitRuntime || !strings.Contains(errOut, "503") {
+		t.Errorf("unready server: exit %d, %q; want 1 naming the 503", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "healthcheck", "--address", closedAddr, "--timeout", "2s"); code != exitRuntime || !strings.Contains(errOut, "is the server running there?") {
+		t.Errorf("no server: exit %d, %q", code, errOut)
+	}
+	// LATCHKEY_LISTEN is the default, with a wildcard host probed on 127.0.0.1.
+	_, port, _ := net.SplitHostPort(addr(ready))
+	t.Setenv(config.EnvListen, "0.0.0.0:"+port)
+	if code, _, errOut := runCLI(t, "", "healthcheck"); code != 0 {
+		t.Errorf("LATCHKEY_LISTEN=0.0.0.0:%s: exit %d, %q", port, code, errOut)
 	}
 }

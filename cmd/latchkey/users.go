@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,8 +32,10 @@ func newUsersCmd() *cobra.Command {
 		Use:   "users",
 		Short: "Create, list, activate, deactivate users and set their passwords",
 		Long: `Admin operations on the users of a realm, against the database of the
-config (--config, or the development defaults under ./data). They are safe
-while servers run on the same database.
+config (--config FILE, or else the development config ./data/latchkey.yaml
+that "latchkey serve" wrote in this directory; without either they refuse to
+run rather than act on a new, empty database). They are safe while servers
+run on the same database.
 
 Passwords are read from stdin (one trailing newline is dropped) or, when stdin
 is a terminal, prompted for twice without echo; never from a flag.
@@ -52,7 +55,7 @@ taken username, an unknown user, a database failure).`,
 }
 
 func (f *usersFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.config, "config", "", "config file (default: development defaults under ./data)")
+	cmd.Flags().StringVar(&f.config, "config", "", "config file (default: ./data/latchkey.yaml, if latchkey serve made it here)")
 	cmd.Flags().StringVar(&f.realm, "realm", "", "realm id, like rl_demo (required)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
@@ -83,6 +86,14 @@ func (f *usersFlags) open(cmd *cobra.Command) (*usersEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.config == "" {
+		// Never generate a development setup here: it would be a new, empty
+		// database, and the command would act on it as if it were the real one.
+		dev := filepath.Join(devDataDir, config.DevConfigFile)
+		if _, err := os.Stat(dev); err != nil {
+			return nil, usage("no --config given, and there is no development config %s in this directory; pass --config FILE, or run this where latchkey serve made ./%s", dev, devDataDir)
+		}
+	}
 	snap, _, err := loadConfig(log, f.config)
 	if err != nil {
 		return nil, err
@@ -104,7 +115,6 @@ func (f *usersFlags) open(cmd *cobra.Command) (*usersEnv, error) {
 	return &usersEnv{realm: realm, svc: svc, store: store}, nil
 }
 
-// user finds the user that --username or --email names.
 // forUser opens the database, finds the user named by --username or
 // --email, and runs fn with them; the database is closed afterwards.
 func (f *usersFlags) forUser(cmd *cobra.Command, fn func(env *usersEnv, u *accounts.User) error) error {
@@ -124,25 +134,47 @@ func (f *usersFlags) user(ctx context.Context, cmd *cobra.Command, env *usersEnv
 	var u *accounts.User
 	var err error
 	switch {
-	case (f.username == "") == (f.email == ""):
-		return nil, usage("give --username or --email (see %s --help)", cmd.CommandPath())
+	case f.username == "" && f.email == "":
+		return nil, usage("give --username or --email to name the user (see %s --help)", cmd.CommandPath())
+	case f.username != "" && f.email != "":
+		return nil, usage("give only one of --username and --email (see %s --help)", cmd.CommandPath())
 	case f.username != "":
 		u, err = env.svc.GetByUsername(ctx, env.realm.ID, f.username)
 	default:
 		u, err = env.svc.GetByEmail(ctx, env.realm.ID, f.email)
 	}
 	if errors.Is(err, accounts.ErrNotFound) {
-		return nil, fmt.Errorf("no user %q in realm %s", f.username+f.email, env.realm.ID)
+		return nil, fmt.Errorf("no user %q in realm %s; latchkey users list --realm %s shows them", f.username+f.email, env.realm.ID, env.realm.ID)
 	}
-	return u, err
+	if err != nil {
+		return nil, accountsError(env.realm.ID, err)
+	}
+	return u, nil
 }
 
-// accountsError gives errors about the values the exit code 2.
-func accountsError(err error) error {
-	if errors.Is(err, accounts.ErrInvalidUser) || errors.Is(err, accounts.ErrWeakPassword) {
-		return usageError{err}
+// accountsError turns an error of the accounts service into a message
+// without package prefixes: each problem with the values (exit code 2), a
+// taken username or e-mail, or the cause.
+func accountsError(realm string, err error) error {
+	var ve *accounts.ValidationError
+	if errors.As(err, &ve) {
+		msgs := make([]string, len(ve.Problems))
+		for i, p := range ve.Problems {
+			msgs[i] = p.Message
+		}
+		return usageError{errors.New(strings.Join(msgs, "; "))}
 	}
-	return err
+	if p, ok := accounts.TakenProblem(err); ok {
+		return fmt.Errorf("%s in realm %s; choose another", p.Message, realm)
+	}
+	msg := err.Error()
+	for _, prefix := range []string{"accounts: ", "storage: "} {
+		msg = strings.ReplaceAll(msg, prefix, "")
+	}
+	if errors.Is(err, accounts.ErrInvalidUser) || errors.Is(err, accounts.ErrWeakPassword) {
+		return usageError{errors.New(msg)}
+	}
+	return errors.New(msg)
 }
 
 func newUsersCreateCmd() *cobra.Command {
@@ -176,7 +208,7 @@ usr_ id is printed on the last line.`,
 				Role: f.role, FirstName: f.first, LastName: f.last,
 			})
 			if err != nil {
-				return accountsError(fmt.Errorf("create user: %w", err))
+				return accountsError(env.realm.ID, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created user %s in realm %s\n%s\n", userName(u), env.realm.ID, u.ID)
 			return nil
@@ -185,7 +217,7 @@ usr_ id is printed on the last line.`,
 	f.register(cmd)
 	cmd.Flags().StringVar(&f.username, "username", "", "username, unique in the realm (case-insensitively)")
 	cmd.Flags().StringVar(&f.email, "email", "", "e-mail address, unique in the realm (case-insensitively)")
-	cmd.Flags().StringVar(&f.role, "role", "", `role (default "user")`)
+	cmd.Flags().StringVar(&f.role, "role", "", `role: free text of up to 64 characters that Latchkey stores and returns (the legacy API's "role"), with no permissions of its own (default "user")`)
 	cmd.Flags().StringVar(&f.first, "first-name", "", "first name")
 	cmd.Flags().StringVar(&f.last, "last-name", "", "last name")
 	return cmd
@@ -243,7 +275,7 @@ are revoked at once, in the same transaction.`
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.forUser(cmd, func(env *usersEnv, u *accounts.User) error {
 				if err := env.svc.SetStatus(cmd.Context(), env.realm.ID, u.ID, status); err != nil {
-					return accountsError(fmt.Errorf("%s user: %w", verb, err))
+					return accountsError(env.realm.ID, err)
 				}
 				msg := "they can log in"
 				if status == accounts.StatusDeactivated {
@@ -277,7 +309,7 @@ and a lockout on their username or e-mail ends.`,
 					return err
 				}
 				if err := env.svc.SetPassword(cmd.Context(), env.realm, u.ID, password, ""); err != nil {
-					return accountsError(fmt.Errorf("set password: %w", err))
+					return accountsError(env.realm.ID, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "password set for user %s (%s); their grants are revoked\n", userName(u), u.ID)
 				return nil

@@ -77,7 +77,7 @@ func testUsersCLI(t *testing.T, cfg string) {
 
 	// A duplicate username, in another case, is refused.
 	code, _, errOut = users(password, "create", "--realm", "rl_a", "--username", "SALLY")
-	if code != 1 || !strings.Contains(errOut, "username is taken") || strings.Count(errOut, "\n") != 1 {
+	if code != 1 || !strings.Contains(errOut, "username is already taken in realm rl_a") || strings.Count(errOut, "\n") != 1 || strings.Contains(errOut, "accounts:") {
 		t.Fatalf("duplicate username: exit %d, stderr %q; want 1 and one line saying it is taken", code, errOut)
 	}
 
@@ -118,7 +118,7 @@ func testUsersCLI(t *testing.T, cfg string) {
 		{"password flag", "", []string{"create", "--realm", "rl_a", "--username", "bob", "--password", password}, 2, "unknown flag"},
 		{"unknown user", "", []string{"deactivate", "--realm", "rl_a", "--username", "nobody"}, 1, `no user "nobody" in realm rl_a`},
 		{"neither username nor email", "", []string{"activate", "--realm", "rl_a"}, 2, "give --username or --email"},
-		{"both username and email", "", []string{"activate", "--realm", "rl_a", "--username", "sally", "--email", "sally@example.com"}, 2, "give --username or --email"},
+		{"both username and email", "", []string{"activate", "--realm", "rl_a", "--username", "sally", "--email", "sally@example.com"}, 2, "give only one of --username and --email"},
 		{"set-password of an unknown user", password, []string{"set-password", "--realm", "rl_a", "--username", "nobody"}, 1, "no user"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,6 +134,11 @@ func testUsersCLI(t *testing.T, cfg string) {
 			}
 			if strings.Contains(errOut, password) {
 				t.Error("the password reached stderr")
+			}
+			for _, internal := range []string{"accounts:", "storage:", "create user:"} {
+				if strings.Contains(errOut, internal) {
+					t.Errorf("stderr %q carries the internal prefix %q", errOut, internal)
+				}
 			}
 		})
 	}
@@ -167,5 +172,41 @@ func TestUsersHelpShowsExamples(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "latchkey users "+sub) {
 			t.Errorf("users %s --help: exit %d, no example:\n%s", sub, code, out)
 		}
+	}
+}
+
+// TestUsersWithoutConfig: without --config, the users commands use the
+// development config only where `latchkey serve` made it; anywhere else they
+// exit 2 with what to pass, and create nothing.
+func TestUsersWithoutConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, args := range [][]string{
+		{"users", "list", "--realm", "rl_demo"},
+		{"users", "deactivate", "--realm", "rl_demo", "--username", "demo"},
+		{"users", "create", "--realm", "rl_demo", "--username", "sally"},
+	} {
+		code, out, errOut := runCLI(t, "zq8Lw2mR4t-blue", args...)
+		if code != exitUsage || out != "" || !strings.Contains(errOut, "pass --config FILE") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and one line saying to pass --config", args, code, out, errOut)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the users commands wrote %d entries into the directory; want none", len(entries))
+	}
+
+	// Where the development config exists, they use it.
+	if _, _, err := config.LoadDev(filepath.Join(dir, devDataDir), nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, "", "users", "list", "--realm", "rl_demo"); code != 0 || !strings.HasPrefix(out, "ID ") {
+		t.Fatalf("with ./data: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+func TestUsersRoleIsFreeText(t *testing.T) {
+	code, out, _ := runCLI(t, "", "users", "create", "--help")
+	if code != 0 || !strings.Contains(out, "free text") {
+		t.Errorf("users create --help does not say what a role is:\n%s", out)
 	}
 }

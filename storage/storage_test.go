@@ -1,7 +1,6 @@
 package storage_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/latchkey/latchkey/storage"
@@ -13,8 +12,6 @@ func TestSQLite(t *testing.T) {
 }
 
 func TestMySQL(t *testing.T) {
-	if os.Getenv(storagetest.MySQLDSNEnv) == "" {
-		t.Skip(storagetest.MySQLDSNEnv + " not set")
-	}
+	storagetest.SkipWithoutMySQL(t)
 	storagetest.RunConformance(t, func(t *testing.T) *storage.Store { return storagetest.OpenMySQL(t) })
 }

@@ -3,7 +3,6 @@ package storage_test
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -18,9 +17,7 @@ func TestUserOperationsSQLite(t *testing.T) {
 }
 
 func TestUserOperationsMySQL(t *testing.T) {
-	if os.Getenv(storagetest.MySQLDSNEnv) == "" && os.Getenv(storagetest.RequireMySQLEnv) == "" {
-		t.Skip(storagetest.MySQLDSNEnv + " not set")
-	}
+	storagetest.SkipWithoutMySQL(t)
 	storagetest.RunUserOperations(t, func(t *testing.T) *storage.Store { return storagetest.OpenMySQL(t) })
 }
 

@@ -19,7 +19,12 @@ import (
 
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/secrethash"
+	"github.com/latchkey/latchkey/storage/storagetest"
 )
+
+// TestMain runs the tests and, when the MariaDB/MySQL ones were skipped
+// (LATCHKEY_TEST_MYSQL_DSN not set), says so in one line, even without -v.
+func TestMain(m *testing.M) { storagetest.Main(m) }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
 type syncBuffer struct {

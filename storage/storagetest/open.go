@@ -63,13 +63,8 @@ func open(t testing.TB, driver, dsn string) *storage.Store {
 // the variable is not set.
 func MySQLDSN(t testing.TB) string {
 	t.Helper()
+	SkipWithoutMySQL(t)
 	base := os.Getenv(MySQLDSNEnv)
-	if base == "" {
-		if os.Getenv(RequireMySQLEnv) != "" {
-			t.Fatalf("%s is set but %s is not: the MariaDB tests must run", RequireMySQLEnv, MySQLDSNEnv)
-		}
-		t.Skip(MySQLDSNEnv + " not set")
-	}
 	cfg, err := gomysql.ParseDSN(base)
 	if err != nil {
 		t.Fatalf("%s: %v", MySQLDSNEnv, err)

@@ -16,7 +16,7 @@ import (
 )
 
 // legacyClients adds the legacy clients to the test config: legacy-app
-// (JWT access tokens of two weeks, as the seed's "a couple weeks") and
+// (JWT access tokens of two weeks, as the original wiki's "a couple weeks") and
 // legacy-two, both of realm rl_test, and names them in compat.legacy.
 func legacyClients(prefix string) func(string) string {
 	return func(y string) string {
@@ -78,7 +78,7 @@ func (l legacyCall) do(method, path, auth string, fields map[string]string) (*ht
 	return l.f.do(req)
 }
 
-// basic is the seed's header: base64(key + ":" + token).
+// basic is the wiki's header: base64(key + ":" + token).
 func basic(key, token string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(key+":"+token))
 }
@@ -108,7 +108,7 @@ func wantError(t *testing.T, what string, resp *http.Response, m map[string]any,
 	}
 }
 
-// The seed's whole walk, as an unmodified old client does it: sign up,
+// The original wiki's whole walk, as an unmodified old client does it: sign up,
 // log in, PATCH with Basic key:token, refresh, the old refresh token
 // refused, log out, and the logged-out Basic and refresh refused — with a
 // JSON client and with a form client, on SQLite and on MariaDB.
@@ -175,6 +175,9 @@ func legacySeedWalk(t *testing.T, f *fixture, c legacyCall) {
 	refreshed := asLogin(t, m)
 	if refreshed.key != login.key || refreshed.token == login.token || refreshed.refresh == login.refresh || m["role"] != nil || len(m) != 4 {
 		t.Fatalf("refresh answered %v", m)
+	}
+	if exp, err := time.Parse(time.RFC3339, refreshed.expires); err != nil || exp.Before(before.Add(336*time.Hour)) {
+		t.Errorf("refreshed expires %q: want the client's access_token_ttl (336h) from now", refreshed.expires)
 	}
 	if resp, m := c.do("PATCH", "/users", basic(refreshed.key, refreshed.token), map[string]string{"last_name": "King"}); resp.StatusCode != http.StatusOK {
 		t.Fatalf("PATCH with the refreshed token: %d %v", resp.StatusCode, m)

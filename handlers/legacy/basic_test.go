@@ -20,7 +20,7 @@ func TestParseKeyToken(t *testing.T) {
 		key, token   string
 		err          error
 	}{
-		{"the seed's shape", basicHeader(grant + ":eyJ.a.b"), grant, "eyJ.a.b", nil},
+		{"the wiki's shape", basicHeader(grant + ":eyJ.a.b"), grant, "eyJ.a.b", nil},
 		{"scheme in any case", "basic " + base64.StdEncoding.EncodeToString([]byte("k:t")), "k", "t", nil},
 		{"spaces around the value", "Basic   " + base64.StdEncoding.EncodeToString([]byte("k:t")) + "  ", "k", "t", nil},
 		{"split at the first colon", basicHeader("k:t:u"), "k", "t:u", nil},

@@ -115,7 +115,7 @@ func (h *handler) fail(c *gin.Context, err error) {
 
 // busy answers a request refused because too many password hashes run.
 func busy(c *gin.Context) {
-	writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "Too many logins at once; retry in a moment.")
+	writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "Too many passwords are being checked at once; retry in a moment.")
 }
 
 // legacyClient resolves the body's client: one of compat.legacy.clients of

@@ -235,7 +235,7 @@ func (r *rig) calls() string { return strings.Join(r.core.calls, " ") }
 
 var goodBasic = basicHeader(testGrant + ":" + testToken)
 
-func TestLoginAnswersTheSeedsShape(t *testing.T) {
+func TestLoginAnswersTheWikisShape(t *testing.T) {
 	r := newRig(t)
 	w, m := r.call("POST", "/users/token", "", map[string]any{"client": "legacy-app", "email": "ada@example.com", "password": "pw"})
 	if w.Code != 200 {

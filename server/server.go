@@ -16,7 +16,9 @@ import (
 	"github.com/latchkey/latchkey/accounts"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/handlers/authrocket"
 	"github.com/latchkey/latchkey/handlers/grants"
+	"github.com/latchkey/latchkey/handlers/legacy"
 	"github.com/latchkey/latchkey/handlers/oauth"
 	"github.com/latchkey/latchkey/handlers/surface"
 	"github.com/latchkey/latchkey/handlers/workapi"
@@ -35,6 +37,8 @@ var Grants = []core.GrantFactory{
 // when its snapshot says.
 var Surfaces = []surface.Surface{
 	workapi.Surface{},
+	authrocket.Surface{},
+	legacy.Surface{},
 }
 
 // Options tune a Server; the zero value is production.

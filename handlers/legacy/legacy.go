@@ -97,10 +97,11 @@ func errRequest(c *gin.Context, message string) {
 }
 
 // fail answers a failure of the server's side. A request that may succeed
-// when retried — the database did not answer, the bound on password hashes
-// stayed full — is 503 with Retry-After: that is what every error from
-// below is, but for a misuse of the operations (hashing or signing inside a
-// transaction) or an internal error of the provider, which are 500. The cause goes to the log, never the client.
+// when retried — the database did not answer — is 503 with Retry-After:
+// that is what every unexpected error from below is (accounts reports a
+// database failure as a plain error), but for a misuse of the operations
+// (hashing or signing inside a transaction) or an internal error of the
+// provider, which are 500. The cause goes to the log, never the client.
 func (h *handler) fail(c *gin.Context, err error) {
 	rid := c.Writer.Header().Get("X-Request-Id")
 	h.log.Error("legacy API request failed on the server side", "route", c.FullPath(), "request_id", rid, "error", err)

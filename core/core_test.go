@@ -257,3 +257,17 @@ func TestUDataClaim(t *testing.T) {
 		t.Errorf("udata after refresh = %v, want carol", got)
 	}
 }
+
+// A refresh that names a grant refuses another grant's token before it
+// writes anything: the token's owner can still refresh.
+func TestRefreshOfTheNamedGrant(t *testing.T) {
+	w := newWorld(t)
+	a, b := w.issue(t, true), w.issue(t, true)
+	if _, err := w.core.Refresh(t.Context(), core.RefreshRequest{Client: w.client, RefreshToken: b.RefreshToken, GrantID: a.GrantID}); !errors.Is(err, core.ErrGrantMismatch) {
+		t.Fatalf("b's token under a's grant: %v, want ErrGrantMismatch", err)
+	}
+	next, err := w.core.Refresh(t.Context(), core.RefreshRequest{Client: w.client, RefreshToken: b.RefreshToken, GrantID: b.GrantID})
+	if err != nil || next.GrantID != b.GrantID {
+		t.Fatalf("b's own refresh after the refusal: %+v %v", next, err)
+	}
+}

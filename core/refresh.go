@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"time"
 
@@ -201,7 +202,16 @@ type RefreshRequest struct {
 	Client       *Client
 	RefreshToken string
 	Scopes       []string
+	// GrantID, when set, is the grant the token must belong to (compared
+	// in constant time); another grant's token is ErrGrantMismatch, before
+	// anything is written, so its owner can still use it.
+	GrantID string
 }
+
+// ErrGrantMismatch answers a refresh whose token is not of the grant the
+// request named (a surface answers it as its invalid_grant). It is not an
+// RFC 6749 error value: fosite's errors.Is matches any two invalid_grant.
+var ErrGrantMismatch = errors.New("core: the refresh token does not belong to the named grant")
 
 // Refresh runs the refresh rules above for a surface, through the provider
 // like the token endpoint's refresh_token grant, and returns the new pair
@@ -227,6 +237,9 @@ func (c *Core) Refresh(ctx context.Context, req RefreshRequest) (*Issued, error)
 	ar.RequestedScope = fosite.Arguments(req.Scopes)
 	if err := c.PrepareRefresh(ctx, ar); err != nil {
 		return nil, err
+	}
+	if req.GrantID != "" && subtle.ConstantTimeCompare([]byte(req.GrantID), []byte(ar.GetID())) != 1 {
+		return nil, ErrGrantMismatch
 	}
 	h := &refreshHolder{}
 	if _, err := c.provider.NewAccessResponse(context.WithValue(ctx, refreshKey{}, h), ar); err != nil {

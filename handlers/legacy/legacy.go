@@ -54,8 +54,7 @@ type coreOps interface {
 	Prepare(ctx context.Context, req core.IssueRequest) (core.Pending, error)
 	Issue(ctx context.Context, req core.IssueRequest) (*core.Issued, error)
 	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
-	PrepareRefresh(ctx context.Context, ar fosite.AccessRequester) error
-	CompleteRefresh(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error
+	Refresh(ctx context.Context, req core.RefreshRequest) (*core.Issued, error)
 	Authenticate(ctx context.Context, token string) (*core.Principal, error)
 	RevokeGrant(ctx context.Context, grantID string) error
 }
@@ -313,30 +312,19 @@ func (h *handler) refresh(c *gin.Context) {
 		errRequest(c, missing)
 		return
 	}
-	ctx := c.Request.Context()
-	ar := fosite.NewAccessRequest(core.NewSession())
-	ar.GrantTypes = fosite.Arguments{config.GrantRefreshToken}
-	ar.Client = cl
-	ar.Form.Set("refresh_token", in.Refresh)
-	if err := h.core.PrepareRefresh(ctx, ar); err != nil {
-		h.refreshError(c, err)
-		return
-	}
-	if !sameGrant(in.Key, ar.GetID()) {
+	issued, err := h.core.Refresh(c.Request.Context(), core.RefreshRequest{Client: cl, RefreshToken: in.Refresh, GrantID: in.Key})
+	switch {
+	case errors.Is(err, core.ErrGrantMismatch):
 		errUnauthorized(c, "invalid_grant", "The refresh token does not belong to this key.")
 		return
-	}
-	resp := fosite.NewAccessResponse()
-	if err := h.core.CompleteRefresh(ctx, ar, resp); err != nil {
+	case err != nil:
 		h.refreshError(c, err)
 		return
-	}
-	refresh, _ := resp.GetExtra("refresh_token").(string)
-	if resp.GetAccessToken() == "" || refresh == "" {
+	case issued.RefreshToken == "":
 		h.fail(c, errors.New("legacy: the refresh issued no token pair"))
 		return
 	}
-	writeTokens(c, http.StatusOK, "", ar.GetID(), resp.GetAccessToken(), refresh, ar.GetSession().GetExpiresAt(fosite.AccessToken))
+	writeTokens(c, http.StatusOK, "", issued.GrantID, issued.AccessToken, issued.RefreshToken, issued.ExpiresAt)
 }
 
 // refreshError answers an error of the refresh rules: a refused token is

@@ -39,10 +39,10 @@ type fakeCore struct {
 	authErr    error
 	prepErr    error // of Prepare
 	saveErr    error
-	refreshErr error // of PrepareRefresh
-	completeEr error // of CompleteRefresh
+	refreshErr error // of Refresh, before rotating
+	completeEr error // of Refresh, when rotating
 	revokeErr  error
-	refreshed  string // the grant PrepareRefresh finds
+	refreshed  string // the grant Refresh finds
 }
 
 func (f *fakeCore) call(s string)                 { f.calls = append(f.calls, s) }
@@ -71,24 +71,20 @@ func (f *fakeCore) Atomically(ctx context.Context, fn func(context.Context) erro
 	f.call("commit")
 	return nil
 }
-func (f *fakeCore) PrepareRefresh(_ context.Context, ar fosite.AccessRequester) error {
-	f.call("prepare-refresh:" + ar.GetRequestForm().Get("refresh_token") + ":" + ar.GetClient().GetID())
+func (f *fakeCore) Refresh(_ context.Context, req core.RefreshRequest) (*core.Issued, error) {
+	f.call("prepare-refresh:" + req.RefreshToken + ":" + req.Client.ID)
 	if f.refreshErr != nil {
-		return f.refreshErr
+		return nil, f.refreshErr
 	}
-	ar.(interface{ SetID(string) }).SetID(f.refreshed)
-	ar.GetSession().SetExpiresAt(fosite.AccessToken, time.Date(2030, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 3600)))
-	return nil
-}
-func (f *fakeCore) CompleteRefresh(_ context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
-	f.call("rotate:" + ar.GetID())
+	if req.GrantID != f.refreshed {
+		return nil, core.ErrGrantMismatch
+	}
+	f.call("rotate:" + f.refreshed)
 	if f.completeEr != nil {
-		return f.completeEr
+		return nil, f.completeEr
 	}
-	resp.SetAccessToken("tok2")
-	resp.SetTokenType("bearer")
-	resp.SetExtra("refresh_token", "rt2")
-	return nil
+	return &core.Issued{AccessToken: "tok2", RefreshToken: "rt2", GrantID: f.refreshed,
+		ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 3600))}, nil
 }
 func (f *fakeCore) Authenticate(_ context.Context, token string) (*core.Principal, error) {
 	f.call("authenticate:" + token)

@@ -25,6 +25,9 @@ var (
 	// ErrBusy: the hashing queue stayed full for passwords.queue_timeout.
 	// The caller answers 503 with Retry-After.
 	ErrBusy = errors.New("accounts: too many password checks at once, try again shortly")
+	// ErrUnavailable: the database did not answer (the cause is wrapped).
+	// The caller answers 503 with Retry-After, never "no such user".
+	ErrUnavailable = errors.New("accounts: the user store is unavailable")
 	// ErrNotFound: no such user in the realm.
 	ErrNotFound = errors.New("accounts: no such user")
 	// ErrUserDeactivated: the user exists but is deactivated.

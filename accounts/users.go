@@ -165,7 +165,7 @@ func mapStoreErr(err error) error {
 	case errors.Is(err, storage.ErrInvalidInput):
 		return fmt.Errorf("%w: %w", ErrInvalidUser, err)
 	}
-	return fmt.Errorf("accounts: %w", err)
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // Get returns the user userID of realmID, or ErrNotFound (also for a user of

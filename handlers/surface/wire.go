@@ -120,7 +120,7 @@ func Bind(c *gin.Context, v any) error {
 // not answer, or the bound on slow hashes stayed full): answer 503 with
 // Retry-After.
 func IsUnavailable(err error) bool {
-	return errors.Is(err, core.ErrUnavailable) || errors.Is(err, accounts.ErrBusy)
+	return errors.Is(err, core.ErrUnavailable) || errors.Is(err, accounts.ErrUnavailable) || errors.Is(err, accounts.ErrBusy)
 }
 
 // Unavailable sets the Retry-After header of a 503 answer.

@@ -553,3 +553,32 @@ func TestAuthRocketBusyHasher(t *testing.T) {
 		t.Errorf("%d tokens stored (%v), want one per 201 (%d)", n, err, statuses[http.StatusCreated])
 	}
 }
+
+// TestAuthRocketSurfaceSwitch: compat.authrocket moves the routes or
+// switches them off.
+func TestAuthRocketSurfaceSwitch(t *testing.T) {
+	f, keys := newARFixture(t, fixtureOpts{edit: func(y string) string {
+		return y + "compat:\n  authrocket: {enabled: true, prefix: /ar}\n"
+	}})
+	req, _ := http.NewRequestWithContext(f.ctx(), http.MethodPost, f.url("/ar/v1/user_tokens"), strings.NewReader(signupBody("sally", "sally@example.com")))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Authrocket-Api-Key", keys.rw)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("create under the moved prefix: %d", resp.StatusCode)
+	}
+	if code, _, _ := f.ar(http.MethodPost, "/v1/user_tokens", keys.rw, signupBody("bob", "bob@example.com")); code != http.StatusNotFound {
+		t.Errorf("the old prefix: %d, want 404", code)
+	}
+
+	off, offKeys := newARFixture(t, fixtureOpts{edit: func(y string) string {
+		return y + "compat:\n  authrocket: {enabled: false}\n"
+	}})
+	if code, body, _ := off.ar(http.MethodPost, "/v1/user_tokens", offKeys.rw, signupBody("sally", "sally@example.com")); code != http.StatusNotFound {
+		t.Errorf("switched off: %d %s, want 404", code, body)
+	}
+}

@@ -390,3 +390,23 @@ func TestSignupTokenConcurrentConversions(t *testing.T) {
 		}
 	})
 }
+
+// TestSignupTokenStoreDown: with the database gone, every operation is
+// ErrUnavailable — never "no such token", which a surface would answer 404.
+func TestSignupTokenStoreDown(t *testing.T) {
+	f := newFixture(t, storagetest.OpenSQLite(t))
+	tok := f.signup(t, sallyToken())
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	_, createErr := f.svc.CreateSignupToken(ctx, f.realm, sallyToken())
+	_, getErr := f.svc.GetSignupToken(ctx, "rl_test", tok.ID)
+	discardErr := f.svc.DiscardSignupToken(ctx, "rl_test", tok.ID)
+	_, convertErr := f.svc.ConvertSignupToken(ctx, f.realm, tok.ID)
+	for name, err := range map[string]error{"create": createErr, "get": getErr, "discard": discardErr, "convert": convertErr} {
+		if !errors.Is(err, accounts.ErrUnavailable) || errors.Is(err, accounts.ErrSignupTokenNotFound) {
+			t.Errorf("%s on a closed store: %v, want ErrUnavailable", name, err)
+		}
+	}
+}

@@ -452,6 +452,8 @@ func TestFailures(t *testing.T) {
 			"The server is busy or could not reach its database; retry in a moment.", true, "create"},
 		{"get: database down", "GET", "/v1/user_tokens/utk_0v6O8c6RsC9A5e2Fa9n5WX", "", fmt.Errorf("x: %w", core.ErrUnavailable), 503,
 			"The server is busy or could not reach its database; retry in a moment.", true, "get"},
+		{"discard: user store down", "DELETE", "/v1/user_tokens/utk_0v6O8c6RsC9A5e2Fa9n5WX", "", fmt.Errorf("x: %w", accounts.ErrUnavailable), 503,
+			"The server is busy or could not reach its database; retry in a moment.", true, "discard"},
 		{"get: a bug", "GET", "/v1/user_tokens/utk_0v6O8c6RsC9A5e2Fa9n5WX", "", errors.New("boom"), 500,
 			"Internal error; quote request id req-1 when reporting it.", false, "get"},
 		{"get: not found", "GET", "/v1/user_tokens/utk_0v6O8c6RsC9A5e2Fa9n5WX", "", notFound, 404, msgTokenNotFound, false, "get"},

@@ -11,9 +11,11 @@
 #
 # Phases, each on a fresh database: the development defaults (JWT access
 # tokens) run client_credentials_jwt, introspect, jwks, password and refresh
-# (as the demo user), apt_grant and users_me (as the demo environment's
-# account provider; skipped with a note when dev-credentials.txt names no
-# environment), then a burst of password logins at BENCH_BURST
+# (as the demo user), legacy_login and legacy_refresh (as users they sign
+# up), apt_grant and users_me (as the demo environment's account provider;
+# skipped with a note when dev-credentials.txt names no environment),
+# signup_token and its burst (with the demo API key; skipped without one),
+# then a burst of password logins at BENCH_BURST
 # concurrency whose line's rss_peak_mib is the server's peak RSS so far; then
 # the generated config with access_token_format: opaque runs
 # client_credentials_opaque.
@@ -322,8 +324,8 @@ creds=$(
 	set +u
 	# shellcheck disable=SC1090
 	. "$cred" >/dev/null
-	printf '%s\n%s\n%s\n%s\n%s\n%s\n' "${DEMO_CLIENT_ID-}" "${DEMO_CLIENT_SECRET-}" "${DEMO_USERNAME-}" "${DEMO_PASSWORD-}" \
-		"${DEMO_ENVIRONMENT_GUID-}" "${DEMO_ENVIRONMENT_KEY-}"
+	printf '%s\n%s\n%s\n%s\n%s\n%s\n%s\n' "${DEMO_CLIENT_ID-}" "${DEMO_CLIENT_SECRET-}" "${DEMO_USERNAME-}" "${DEMO_PASSWORD-}" \
+		"${DEMO_ENVIRONMENT_GUID-}" "${DEMO_ENVIRONMENT_KEY-}" "${DEMO_API_KEY-}"
 )
 {
 	IFS= read -r DEMO_CLIENT_ID
@@ -332,6 +334,7 @@ creds=$(
 	IFS= read -r DEMO_PASSWORD
 	IFS= read -r DEMO_ENVIRONMENT_GUID
 	IFS= read -r DEMO_ENVIRONMENT_KEY
+	IFS= read -r DEMO_API_KEY
 } <<<"$creds"
 unset creds
 [[ -n $DEMO_CLIENT_ID && -n $DEMO_CLIENT_SECRET ]] || die "$cred sets no DEMO_CLIENT_ID/DEMO_CLIENT_SECRET"
@@ -366,12 +369,26 @@ for _ in $(seq 1 50); do
 done
 reloaded || die "the server did not reload the raised lockout limit; see $log"
 run_bench password,refresh
+# The legacy REST API, as the legacy client legacy-app, each worker as a user
+# it signs up before the warm-up: a login per iteration (argon2id-bound, like
+# password) and refresh chains (the same refresh rules as refresh: compare).
+run_bench legacy_login,legacy_refresh
 # The Work API as an account provider: the jwt-bearer grant with a fresh APT
 # per request (signed before the run, see bench/workapi.go), and /users/me.
 if ((have_environment)); then
 	run_bench apt_grant,users_me
 else
 	echo "run.sh: skipping apt_grant and users_me: $cred sets no DEMO_ENVIRONMENT_GUID/DEMO_ENVIRONMENT_KEY (a data dir from before the Work API?)" >&2
+fi
+# AuthRocket signups (one argon2id hash each, then the conversion), then a
+# burst that the bound on hashes must hold (503s, bounded RSS).
+if [[ -n $DEMO_API_KEY ]]; then
+	export DEMO_API_KEY
+	run_bench signup_token
+	run_bench signup_token "$burst" "$burst_seconds"
+else
+	unset DEMO_API_KEY
+	echo "run.sh: skipping signup_token: $cred sets no DEMO_API_KEY" >&2
 fi
 # A burst of concurrent logins: the server bounds the argon2id hashes in
 # flight (the rest wait, then get 503), so its peak RSS must stay bounded.

@@ -1,5 +1,5 @@
 // Package accounts keeps the users of each realm and checks their
-// passwords (SPEC §3, DESIGN §1).
+// passwords.
 //
 // One [Service] per process holds the password policy ([Service.SetPolicy],
 // called at start and on every config reload) and the bound on argon2id
@@ -61,4 +61,13 @@
 // to create a user with a password inside a transaction, Prepare it before
 // and [Service.Insert] it inside. Call VerifyPassword outside a transaction
 // too.
+//
+// Signup tokens ([Service.CreateSignupToken]) hold what a person typed while
+// a signup flow completes other steps: validated with every problem at
+// once, the password hashed on arrival, kept until the realm's
+// signup_token_ttl. [Service.ConvertSignupToken] turns one into a user
+// exactly once: one transaction consumes the token and its siblings (same
+// username) under their row locks and inserts the user with the stored
+// hash, so a second conversion, a sibling's, or a username taken meanwhile
+// changes nothing.
 package accounts

@@ -44,12 +44,7 @@ const signupSelect = "SELECT id, realm, username, username_norm, email, email_no
 
 // checkSignupFields refuses, before any query, what the columns cannot hold.
 func checkSignupFields(op string, t *SignupToken) error {
-	for _, f := range []struct {
-		name     string
-		value    string
-		max      int
-		required bool
-	}{
+	if err := checkColumns(op, []column{
 		{"id", t.ID, maxSignupIDLen, true},
 		{"realm", t.Realm, maxUserTextLen, true},
 		{"username", t.Username, maxUserTextLen, true},
@@ -60,15 +55,8 @@ func checkSignupFields(op string, t *SignupToken) error {
 		{"last_name", t.LastName, maxUserTextLen, false},
 		{"credential_type", t.CredentialType, maxCredentialTypeLen, true},
 		{"password_hash", t.PasswordHash, maxPasswordHash, true},
-	} {
-		switch {
-		case !utf8.ValidString(f.value):
-			return fmt.Errorf("%w: %s: %s is not valid UTF-8", ErrInvalidInput, op, f.name)
-		case f.required && f.value == "":
-			return fmt.Errorf("%w: %s: %s is required", ErrInvalidInput, op, f.name)
-		case utf8.RuneCountInString(f.value) > f.max:
-			return fmt.Errorf("%w: %s: %s longer than %d characters", ErrInvalidInput, op, f.name, f.max)
-		}
+	}...); err != nil {
+		return err
 	}
 	if t.CreatedAt.IsZero() || t.ExpiresAt.IsZero() {
 		return fmt.Errorf("%w: %s: created_at and expires_at are required", ErrInvalidInput, op)

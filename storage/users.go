@@ -114,12 +114,7 @@ func (r *userRow) user() *User {
 
 // checkUserFields refuses, before any query, what the columns cannot hold.
 func checkUserFields(op string, u *User) error {
-	for _, f := range []struct {
-		name     string
-		value    string
-		max      int
-		required bool
-	}{
+	if err := checkColumns(op, []column{
 		{"id", u.ID, maxUserIDLen, true},
 		{"realm", u.Realm, maxUserTextLen, true},
 		{"username", u.Username, maxUserTextLen, false},
@@ -133,15 +128,8 @@ func checkUserFields(op string, u *User) error {
 		{"role", u.Role, maxRoleLen, true},
 		{"status", u.Status, maxStatusLen, true},
 		{"password_hash", u.PasswordHash, maxPasswordHash, false},
-	} {
-		switch {
-		case !utf8.ValidString(f.value):
-			return fmt.Errorf("%w: %s: %s is not valid UTF-8", ErrInvalidInput, op, f.name)
-		case f.required && f.value == "":
-			return fmt.Errorf("%w: %s: %s is required", ErrInvalidInput, op, f.name)
-		case utf8.RuneCountInString(f.value) > f.max:
-			return fmt.Errorf("%w: %s: %s longer than %d characters", ErrInvalidInput, op, f.name, f.max)
-		}
+	}...); err != nil {
+		return err
 	}
 	if (u.ArbitraryID == "") != (u.EnvironmentGUID == "") {
 		return fmt.Errorf("%w: %s: arbitrary_id and environment_guid go together", ErrInvalidInput, op)

@@ -30,7 +30,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: base + "colour: blue\n",
-			want: []string{`t.yaml:7: colour: unknown key (allowed here: issuer, listen, trusted_proxies, database, signing_keys, passwords, tokens, realms, clients, environments, api_credentials, api_keys, compat)`},
+			want: []string{`t.yaml:7: colour: unknown key (allowed here: issuer, listen, trusted_proxies, database, signing_keys, passwords, tokens, sessions, realms, clients, environments, api_credentials, api_keys, compat)`},
 		},
 		{
 			name: "unknown nested key",
@@ -292,11 +292,11 @@ api_credentials:
 `,
 			want: []string{
 				`t.yaml:11: clients[0].secret: auth_method none takes no secret; remove secret`,
-				`t.yaml:12: clients[0].grant_types[1]: unknown grant type "implicit" (want client_credentials, password, refresh_token or urn:ietf:params:oauth:grant-type:jwt-bearer)`,
+				`t.yaml:12: clients[0].grant_types[1]: unknown grant type "implicit" (want client_credentials, password, authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:jwt-bearer)`,
 				`t.yaml:12: clients[0].grant_types[0]: a public client (auth_method none) cannot use client_credentials`,
 				`t.yaml:13: clients[1]: auth_method client_secret_post needs secret_hash (from latchkey secret hash) or secret`,
 				`t.yaml:19: clients[2].auth_method: unknown auth_method "basic" (want client_secret_basic, client_secret_post, private_key_jwt or none)`,
-				`t.yaml:21: clients[2].grant_types: at least one grant type is required (client_credentials, password, refresh_token or urn:ietf:params:oauth:grant-type:jwt-bearer)`,
+				`t.yaml:21: clients[2].grant_types: at least one grant type is required (client_credentials, password, authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:jwt-bearer)`,
 			},
 		},
 		{

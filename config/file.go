@@ -19,6 +19,7 @@ type fileConfig struct {
 	SigningKeys    []fileKey           `yaml:"signing_keys"`
 	Passwords      filePasswords       `yaml:"passwords"`
 	Tokens         fileTokens          `yaml:"tokens"`
+	Sessions       fileSessions        `yaml:"sessions"`
 	Realms         []fileRealm         `yaml:"realms"`
 	Clients        []fileClient        `yaml:"clients"`
 	Environments   []fileEnvironment   `yaml:"environments"`
@@ -60,6 +61,11 @@ type fileTokens struct {
 	Leeway            time.Duration `yaml:"leeway"`
 }
 
+type fileSessions struct {
+	TTL         time.Duration `yaml:"ttl"`
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
 type fileRealm struct {
 	ID                string        `yaml:"id"`
 	Name              string        `yaml:"name"`
@@ -86,6 +92,13 @@ type fileClient struct {
 	Audience        []string      `yaml:"audience"`
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
+	// Browser sign-in (authorization code).
+	Name                     string   `yaml:"name"`
+	RedirectURIs             []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs   []string `yaml:"post_logout_redirect_uris"`
+	RequirePKCE              bool     `yaml:"require_pkce"`
+	Consent                  string   `yaml:"consent"`
+	IDTokenSignedResponseAlg string   `yaml:"id_token_signed_response_alg"`
 }
 
 type fileEnvironment struct {
@@ -157,6 +170,7 @@ func defaultFile() fileConfig {
 			RefreshGrace:      0,
 			Leeway:            30 * time.Second,
 		},
+		Sessions: fileSessions{TTL: 24 * time.Hour, IdleTimeout: 2 * time.Hour},
 		Compat: fileCompat{
 			WorkAPI:    fileSurface{Enabled: true, Prefix: "/workapi"},
 			LoginID:    fileSurface{Enabled: true, Prefix: "/loginid"},
@@ -174,6 +188,11 @@ func (r *fileRealm) setDefaults() {
 	r.PasswordMinLength = 10
 	r.SignupTokenTTL = 24 * time.Hour
 	r.Lockout = fileLockout{MaxFailures: 10, Window: 15 * time.Minute}
+}
+
+func (c *fileClient) setDefaults() {
+	c.RequirePKCE = true
+	c.Consent = ConsentNone
 }
 
 func (e *fileEnvironment) setDefaults() {

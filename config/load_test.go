@@ -117,13 +117,15 @@ func TestLoadSpecExample(t *testing.T) {
 	check("legacy-app", *s.Client("legacy-app"), Client{
 		ID: "legacy-app", Realm: "rl_demo", AuthMethod: AuthNone,
 		GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scopes: []string{"profile"},
-		AccessTokenTTL: 336 * time.Hour,
+		AccessTokenTTL: 336 * time.Hour, RequirePKCE: true, Consent: ConsentNone,
 	})
 	check("demo-backend", *s.Client("demo-backend"), Client{
 		ID: "demo-backend", Realm: "rl_demo", SecretHash: secretHash, AuthMethod: AuthSecretBasic,
 		GrantTypes: []string{GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantJWTBearer},
 		Scopes:     []string{"openid", "profile", "users.read"}, Audience: []string{"https://api.example.com"},
+		RequirePKCE: true, Consent: ConsentNone,
 	})
+	check("Sessions", s.Sessions, Sessions{TTL: 24 * time.Hour, IdleTimeout: 2 * time.Hour})
 
 	e := s.Environment("123456-1234-5678-12345679")
 	if e == nil {

@@ -34,6 +34,7 @@ type Snapshot struct {
 	SigningKeys    []SigningKey // the first is the active key; all are published
 	Passwords      Passwords
 	Tokens         Tokens
+	Sessions       Sessions
 
 	Realms         []*Realm
 	Clients        []*Client
@@ -114,6 +115,14 @@ type Tokens struct {
 	Leeway            time.Duration
 }
 
+// Sessions configures browser sessions (the login page's single sign-on).
+type Sessions struct {
+	// TTL is a session's absolute lifetime from sign-in.
+	TTL time.Duration
+	// IdleTimeout ends a session not used for this long.
+	IdleTimeout time.Duration
+}
+
 // Lockout limits failed password attempts per login name.
 type Lockout struct {
 	MaxFailures int
@@ -144,6 +153,13 @@ const (
 	GrantPassword          = "password"
 	GrantRefreshToken      = "refresh_token"
 	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	GrantAuthorizationCode = "authorization_code"
+)
+
+// Consent settings of a client.
+const (
+	ConsentNone     = "none"     // a first-party client: no consent page
+	ConsentRequired = "required" // the user allows the client once per scope set
 )
 
 // Client is an OAuth client declared in the file.
@@ -159,6 +175,28 @@ type Client struct {
 	// AccessTokenTTL and RefreshTokenTTL override Tokens when non-zero.
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+
+	// Name is shown on the login and consent pages; empty means the id.
+	Name string
+	// RedirectURIs are the exact redirect URIs of the authorization code
+	// flow (compared as strings); PostLogoutRedirectURIs those of logout.
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	// RequirePKCE is always true for a public client.
+	RequirePKCE bool
+	// Consent is ConsentNone or ConsentRequired.
+	Consent string
+	// IDTokenSignedResponseAlg, when set, is the alg of the signing key
+	// that signs the client's ID tokens (a configured key of that alg).
+	IDTokenSignedResponseAlg string
+}
+
+// DisplayName is the client's name, or its id when it has none.
+func (c *Client) DisplayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
 }
 
 // Environment is a Work API account provider.
@@ -237,6 +275,20 @@ func (s *Snapshot) LookupAPIKey(presented string) *APIKey {
 
 // ActiveSigningKey returns the key new tokens are signed with.
 func (s *Snapshot) ActiveSigningKey() SigningKey { return s.SigningKeys[0] }
+
+// SigningKeyFor returns the first signing key of alg, or false. An empty alg
+// is the active key.
+func (s *Snapshot) SigningKeyFor(alg string) (SigningKey, bool) {
+	if alg == "" {
+		return s.ActiveSigningKey(), true
+	}
+	for _, k := range s.SigningKeys {
+		if k.Alg == alg {
+			return k, true
+		}
+	}
+	return SigningKey{}, false
+}
 
 // index builds the lookup maps; Load calls it once before returning.
 func (s *Snapshot) index() {

@@ -140,6 +140,56 @@ var migrations = []migration{
 	KEY signup_tokens_expires_at (expires_at))` + mysqlTable,
 		},
 	},
+	{
+		version: 4,
+		name:    "credentials and one-time codes",
+		sqlite: []string{
+			`CREATE TABLE credentials (` + credentialColumns(sqliteBin, sqliteTime) + `)`,
+			`CREATE INDEX credentials_user ON credentials (realm, user_id, created_at)`,
+			`CREATE TABLE one_time_codes (` + oneTimeCodeColumns(sqliteBin, sqliteTime) + `)`,
+			`CREATE INDEX one_time_codes_user ON one_time_codes (realm, user_id, purpose)`,
+			`CREATE INDEX one_time_codes_expires_at ON one_time_codes (expires_at)`,
+		},
+		mysql: []string{
+			`CREATE TABLE IF NOT EXISTS credentials (` + credentialColumns(mysqlBin, mysqlTime) + `,
+	KEY credentials_user (realm, user_id, created_at))` + mysqlTable,
+			`CREATE TABLE IF NOT EXISTS one_time_codes (` + oneTimeCodeColumns(mysqlBin, mysqlTime) + `,
+	KEY one_time_codes_user (realm, user_id, purpose),
+	KEY one_time_codes_expires_at (expires_at))` + mysqlTable,
+		},
+	},
+}
+
+// credentialColumns returns the column list of credentials: the ways a
+// user logs in (a password, later passkeys), each with a uuid, a name and
+// a status. A password's secret stays in users.password_hash; its row here
+// carries what a person sees of it.
+func credentialColumns(bin, datetime string) string {
+	return `
+	uuid       VARCHAR(36)` + bin + ` NOT NULL PRIMARY KEY,
+	realm      VARCHAR(255)` + bin + ` NOT NULL,
+	user_id    VARCHAR(64)` + bin + ` NOT NULL,
+	type       VARCHAR(16)` + bin + ` NOT NULL,
+	name       VARCHAR(255) NOT NULL,
+	status     VARCHAR(16)` + bin + ` NOT NULL,
+	created_at ` + datetime + ` NOT NULL,
+	updated_at ` + datetime + ` NOT NULL`
+}
+
+// oneTimeCodeColumns returns the column list of one_time_codes: short-lived
+// codes for a user and a purpose, stored only as a SHA-256 of the code
+// salted with the row's id, with a count of failed attempts.
+func oneTimeCodeColumns(bin, datetime string) string {
+	return `
+	id         VARCHAR(64)` + bin + ` NOT NULL PRIMARY KEY,
+	realm      VARCHAR(255)` + bin + ` NOT NULL,
+	user_id    VARCHAR(64)` + bin + ` NOT NULL,
+	purpose    VARCHAR(32)` + bin + ` NOT NULL,
+	code_hash  VARCHAR(64)` + bin + ` NOT NULL,
+	authorized BOOLEAN NOT NULL,
+	attempts   INTEGER NOT NULL,
+	created_at ` + datetime + ` NOT NULL,
+	expires_at ` + datetime + ` NOT NULL`
 }
 
 // signupTokenColumns returns the column list of signup_tokens: what a

@@ -70,6 +70,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"LoginLockout", testLoginLockout},
 		{"LoginLockoutConcurrent", testLoginLockoutConcurrent},
 		{"SignupTokens", testSignupTokens},
+		{"CredentialsAndCodes", testCredentialsAndCodes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

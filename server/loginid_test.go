@@ -220,10 +220,7 @@ func seedTable(t *testing.T) []seedRow {
 
 // notYetServed are the seed's routes that are not mounted yet; each answers
 // 404 until it is built (and then must leave this list).
-var notYetServed = []string{
-	"POST /codes/{type}/generate", "POST /codes/{type}/authorize", "POST /codes/{type}/invalidate-all",
-	"GET /credentials", "POST /credentials/rename", "POST /credentials/revoke",
-}
+var notYetServed = []string{}
 
 // passkeyRoutes answer 501 after their guard.
 func isPasskeyRoute(path string) bool {
@@ -852,5 +849,236 @@ func TestLoginIDReplicasAcceptNonceOnce(t *testing.T) {
 		if got[200] != 1 || got[401] != 9 {
 			t.Fatalf("round %d: one token on two replicas: %v, want one 200 and nine 401", round, got)
 		}
+	}
+}
+
+// Credentials: a user's password is a credential with a uuid, listed,
+// renamed and (not while it is the last one) revoked; never a hash.
+func TestLoginIDCredentials(t *testing.T) { onEachDB(t, testLoginIDCredentials) }
+
+func testLoginIDCredentials(t *testing.T, o fixtureOpts) {
+	lf := newLoginIDFixture(t, o)
+	tok := func(scope string) string { return lf.st([]string{scope}, servicetoken.Options{}) }
+	// A user made elsewhere (the command line, another surface) has a
+	// password credential too.
+	id := lf.addUser("sybil", alicePassword)
+	list := lf.call("GET", "/credentials?username=Sybil", tok("credentials.list"), nil)
+	if list.status != 200 || list.body["user_id"] != id {
+		t.Fatalf("list: %v", list)
+	}
+	creds, _ := list.body["credentials"].([]any)
+	if len(creds) != 1 {
+		t.Fatalf("credentials %v", list)
+	}
+	cred := creds[0].(map[string]any)
+	uuid, _ := cred["uuid"].(string)
+	if len(uuid) != 36 || cred["type"] != "password" || cred["status"] != "active" || cred["name"] != "Password" || cred["created_at"] == "" || cred["updated_at"] == "" {
+		t.Fatalf("credential %v", cred)
+	}
+	if strings.Contains(string(list.raw), "argon2") || strings.Contains(string(list.raw), "hash") {
+		t.Fatalf("a list shows a hash: %s", list.raw)
+	}
+	// The same uuid in the login's answer; POST /credentials/list is the same list.
+	login := lf.call("POST", "/authenticate/password", tok("auth.login"), map[string]any{"username": "sybil", "password": alicePassword})
+	if login.status != 200 || login.body["credential"].(map[string]any)["uuid"] != uuid {
+		t.Fatalf("login's credential: %v (want uuid %s)", login, uuid)
+	}
+	if r := lf.call("POST", "/credentials/list", tok("credentials.list"), map[string]any{"user_id": id}); r.status != 200 || !bytes.Equal(r.raw, list.raw) {
+		t.Fatalf("POST /credentials/list: %v, want %s", r, list.raw)
+	}
+
+	// Rename.
+	r := lf.call("POST", "/credentials/rename", tok("credentials.rename"), map[string]any{"credential": map[string]any{"uuid": uuid, "name": " Work laptop "}})
+	if r.status != 200 || r.body["user_id"] != id || r.body["credential"].(map[string]any)["name"] != "Work laptop" {
+		t.Fatalf("rename: %v", r)
+	}
+	for _, bad := range []map[string]any{
+		{"credential": map[string]any{"uuid": uuid, "name": "  "}},
+		{"credential": map[string]any{"uuid": uuid, "name": strings.Repeat("n", 256)}},
+		{"credential": map[string]any{"name": "x"}},
+	} {
+		if r := lf.call("POST", "/credentials/rename", tok("credentials.rename"), bad); r.status != 400 {
+			t.Fatalf("rename %v: %v", bad, r)
+		}
+	}
+	if r := lf.call("POST", "/credentials/rename", tok("credentials.rename"), map[string]any{"credential": map[string]any{"uuid": "nope", "name": "x"}}); r.status != 404 || r.code() != "credential_not_found" {
+		t.Fatalf("rename unknown: %v", r)
+	}
+	if r := lf.call("POST", "/credentials/rename", lf.st([]string{"credentials.rename"}, servicetoken.Options{Username: "someone"}), map[string]any{"credential": map[string]any{"uuid": uuid, "name": "x"}}); r.status != 403 {
+		t.Fatalf("rename with a token for another user: %v", r)
+	}
+	if r := lf.call("POST", "/credentials/rename", lf.stOf("cred_other", lf.keyO, []string{"users.retrieve"}, servicetoken.Options{}), map[string]any{"credential": map[string]any{"uuid": uuid, "name": "x"}}); r.status != 403 {
+		t.Fatalf("rename without the scope: %v", r)
+	}
+	list = lf.call("GET", "/credentials?user_id="+id, tok("credentials.list"), nil)
+	if got := list.body["credentials"].([]any)[0].(map[string]any)["name"]; got != "Work laptop" {
+		t.Fatalf("after rename: %v", list)
+	}
+
+	// Revoke: the password is the last active credential.
+	r = lf.call("POST", "/credentials/revoke", tok("credentials.revoke"), map[string]any{"credential": map[string]any{"uuid": uuid}})
+	if r.status != 400 || r.code() != "last_active_credential" {
+		t.Fatalf("revoke the last credential: %v", r)
+	}
+	if r := lf.call("POST", "/authenticate/password", tok("auth.login"), map[string]any{"username": "sybil", "password": alicePassword}); r.status != 200 {
+		t.Fatalf("the password must still work: %v", r)
+	}
+
+	// Deleting the user deletes the credentials.
+	if r := lf.call("DELETE", "/manage/users/"+id, tok("users.delete"), nil); r.status != 204 {
+		t.Fatalf("delete: %v", r)
+	}
+	if r := lf.call("POST", "/credentials/rename", tok("credentials.rename"), map[string]any{"credential": map[string]any{"uuid": uuid, "name": "x"}}); r.status != 404 {
+		t.Fatalf("a deleted user's credential: %v", r)
+	}
+	// A user without a password has no credential.
+	nopw := lf.mustCreate("trent", "")
+	if r := lf.call("POST", "/credentials/list", tok("credentials.list"), map[string]any{"user_id": nopw}); r.status != 200 || len(r.body["credentials"].([]any)) != 0 {
+		t.Fatalf("a user without a password: %v", r)
+	}
+}
+
+// One-time codes: generation of each type, authorize for both purposes,
+// single use, the attempt limit (also under parallel guesses), and
+// invalidate-all.
+func TestLoginIDCodes(t *testing.T) { onEachDB(t, testLoginIDCodes) }
+
+func testLoginIDCodes(t *testing.T, o fixtureOpts) {
+	lf := newLoginIDFixture(t, o)
+	tok := func(scope string) string { return lf.st([]string{scope}, servicetoken.Options{}) }
+	uid := lf.mustCreate("victor", "")
+	gen := func(typ, purpose string, extra ...any) lidResp {
+		body := map[string]any{"username": "victor", "purpose": purpose}
+		for i := 0; i+1 < len(extra); i += 2 {
+			body[extra[i].(string)] = extra[i+1]
+		}
+		return lf.call("POST", "/codes/"+typ+"/generate", tok("codes.generate"), body)
+	}
+	authorize := func(typ, purpose, code string) lidResp {
+		return lf.call("POST", "/codes/"+typ+"/authorize", tok("codes.authorize"), map[string]any{"username": "victor", "purpose": purpose, "code": code})
+	}
+	before := time.Now()
+	for typ, ok := range map[string]func(string) bool{
+		"short":  func(c string) bool { return len(c) == 6 && strings.Trim(c, "0123456789") == "" },
+		"long":   func(c string) bool { return len(c) == 16 && strings.Trim(c, "0123456789ABCDEFGHJKMNPQRSTVWXYZ") == "" },
+		"phrase": func(c string) bool { return len(strings.Fields(c)) == 4 && strings.ToLower(c) == c },
+	} {
+		r := gen(typ, "temporary_authentication")
+		code, _ := r.body["code"].(string)
+		exp, err := time.Parse(time.RFC3339, fmt.Sprint(r.body["expires_at"]))
+		if r.status != 200 || !ok(code) || r.body["is_authorized"] != false || err != nil ||
+			exp.Before(before.Add(5*time.Minute-2*time.Second)) || exp.After(time.Now().Add(5*time.Minute+time.Second)) {
+			t.Fatalf("generate %s: %v", typ, r)
+		}
+		// temporary_authentication: the user's token, once.
+		a := authorize(typ, "temporary_authentication", code)
+		if a.status != 200 {
+			t.Fatalf("authorize %s: %v", typ, a)
+		}
+		if _, claims := lf.verifyJWT(a.body["jwt"].(string)); claims["sub"] != uid || claims["udata"] != "victor" {
+			t.Fatalf("the code's token: %v", claims)
+		}
+		if r := authorize(typ, "temporary_authentication", code); r.status != 400 || r.code() != "invalid_code" {
+			t.Fatalf("reuse of a %s code: %v", typ, r)
+		}
+	}
+	// Forgiving input: spaces in a short code, lower case in a long one.
+	r := gen("long", "temporary_authentication")
+	if a := authorize("long", "temporary_authentication", strings.ToLower(r.body["code"].(string)[:8]+"-"+r.body["code"].(string)[8:])); a.status != 200 {
+		t.Fatalf("a long code typed in lower case with a hyphen: %v", a)
+	}
+	// A code is bound to its type and purpose.
+	r = gen("short", "add_credential", "authorize", true)
+	code := r.body["code"].(string)
+	if r.body["is_authorized"] != true {
+		t.Fatalf("generate with authorize: %v", r)
+	}
+	if a := authorize("short", "temporary_authentication", code); a.status != 400 {
+		t.Fatalf("a code of another purpose: %v", a)
+	}
+	if a := authorize("long", "add_credential", code); a.status != 400 {
+		t.Fatalf("a code at another type's route: %v", a)
+	}
+	if a := authorize("short", "add_credential", code); a.status != 200 || a.body["authorized"] != true {
+		t.Fatalf("authorize add_credential: %v", a)
+	}
+
+	// The attempt limit: 5 between a user's live codes of a purpose, also
+	// under 20 parallel wrong guesses; then even the right code is refused.
+	r = gen("short", "temporary_authentication")
+	code = r.body["code"].(string)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	got := parallel(20, func(int) (lidResp, error) {
+		return lf.send("POST", "/codes/short/authorize", lf.st([]string{"codes.authorize"}, servicetoken.Options{}),
+			map[string]any{"username": "victor", "purpose": "temporary_authentication", "code": wrong})
+	})
+	if got[400] != 20 {
+		t.Fatalf("20 wrong codes: %v", got)
+	}
+	if a := authorize("short", "temporary_authentication", code); a.status != 400 {
+		t.Fatalf("the right code after the attempts ran out: %v", a)
+	}
+	// Four wrong attempts leave the fifth for the right code.
+	code = gen("short", "temporary_authentication").body["code"].(string)
+	wrong = "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	for range 4 {
+		if a := authorize("short", "temporary_authentication", wrong); a.status != 400 {
+			t.Fatalf("a wrong code: %v", a)
+		}
+	}
+	if a := authorize("short", "temporary_authentication", code); a.status != 200 {
+		t.Fatalf("the right code on the fifth attempt: %v", a)
+	}
+
+	// invalidate-all.
+	c1 := gen("short", "temporary_authentication").body["code"].(string)
+	c2 := gen("phrase", "add_credential").body["code"].(string)
+	if r := lf.call("POST", "/codes/short/invalidate-all", tok("codes.invalidate"), map[string]any{"username": "victor", "purpose": "add_credential"}); r.status != 204 {
+		t.Fatalf("invalidate-all add_credential: %v", r)
+	}
+	if a := authorize("phrase", "add_credential", c2); a.status != 400 {
+		t.Fatalf("an invalidated code: %v", a)
+	}
+	if r := lf.call("POST", "/codes/short/invalidate-all", tok("codes.invalidate"), map[string]any{"user_id": uid}); r.status != 204 {
+		t.Fatalf("invalidate-all: %v", r)
+	}
+	if a := authorize("short", "temporary_authentication", c1); a.status != 400 {
+		t.Fatalf("a code after invalidate-all: %v", a)
+	}
+
+	// Bad requests.
+	for _, c := range []struct {
+		path string
+		body map[string]any
+		want int
+	}{
+		{"/codes/medium/generate", map[string]any{"username": "victor", "purpose": "temporary_authentication"}, 400},
+		{"/codes/short/generate", map[string]any{"username": "victor", "purpose": "fun"}, 400},
+		{"/codes/short/generate", map[string]any{"username": "victor"}, 400},
+		{"/codes/short/generate", map[string]any{"username": "nobody", "purpose": "add_credential"}, 404},
+		{"/codes/short/authorize", map[string]any{"username": "victor", "purpose": "add_credential"}, 400},
+		{"/codes/short/invalidate-all", map[string]any{"username": "victor", "purpose": "fun"}, 400},
+	} {
+		scope := map[string]string{"generate": "codes.generate", "authorize": "codes.authorize", "invalidate-all": "codes.invalidate"}[c.path[strings.LastIndex(c.path, "/")+1:]]
+		if r := lf.call("POST", c.path, tok(scope), c.body); r.status != c.want {
+			t.Errorf("%s %v: %v, want %d", c.path, c.body, r, c.want)
+		}
+	}
+	// A deactivated user gets no code, and their codes stop working.
+	c1 = gen("short", "temporary_authentication").body["code"].(string)
+	if r := lf.call("PUT", "/manage/users/"+uid+"/deactivate", tok("users.deactivate"), nil); r.status != 200 {
+		t.Fatal(r)
+	}
+	if r := gen("short", "temporary_authentication"); r.status != 400 {
+		t.Fatalf("a code for a deactivated user: %v", r)
+	}
+	if a := authorize("short", "temporary_authentication", c1); a.status != 400 {
+		t.Fatalf("a deactivated user's code: %v", a)
 	}
 }

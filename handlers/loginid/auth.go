@@ -2,8 +2,6 @@ package loginid
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 
@@ -40,22 +38,6 @@ type credentialRef struct {
 	Name string `json:"name"`
 }
 
-// PasswordCredentialName is the name of a user's password credential.
-const PasswordCredentialName = "Password"
-
-// PasswordCredentialUUID is the uuid of user userID's password credential:
-// derived from the user id (SHA-256, shaped as an RFC 9562 version 8
-// UUID), so it is the same in every answer and on every replica without
-// being stored.
-func PasswordCredentialUUID(userID string) string {
-	sum := sha256.Sum256([]byte("latchkey loginid password credential\x00" + userID))
-	b := sum[:16]
-	b[6] = b[6]&0x0f | 0x80 // version 8
-	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 // issuingClient is the client the user token is issued as: the API
 // credential's. An access-token caller must name the credential in the
 // body's client_id. On failure it has answered.
@@ -86,13 +68,13 @@ func (h *handler) prepareToken(c *gin.Context, client *core.Client, userID, user
 	return pending, true
 }
 
-func newAuthResponse(a *actor, u *accounts.User, jwt string) authResponse {
+func newAuthResponse(a *actor, u *accounts.User, cred *accounts.Credential, jwt string) authResponse {
 	return authResponse{
 		JWT:             jwt,
 		IsAuthenticated: true,
 		User:            authUser{ID: u.ID, Username: u.Username, NamespaceID: u.Realm},
 		Client:          authClient{ID: a.clientID, Type: "native"},
-		Credential:      credentialRef{UUID: PasswordCredentialUUID(u.ID), Type: "password", Name: PasswordCredentialName},
+		Credential:      credentialRef{UUID: cred.UUID, Type: cred.Type, Name: cred.Name},
 	}
 }
 
@@ -131,10 +113,14 @@ func (h *handler) registerPassword(c *gin.Context, cl *caller) {
 		return
 	}
 	var user *accounts.User
+	var cred *accounts.Credential
 	var issued *core.Issued
 	if !h.commit(c, cl, "register the user", func(ctx context.Context) error {
 		var err error
 		if user, err = h.users.Insert(ctx, prepared); err != nil {
+			return err
+		}
+		if cred, err = h.passwordCredential(ctx, user); err != nil {
 			return err
 		}
 		issued, err = pending.Save(ctx)
@@ -142,7 +128,7 @@ func (h *handler) registerPassword(c *gin.Context, cl *caller) {
 	}) {
 		return
 	}
-	c.JSON(http.StatusOK, newAuthResponse(a, user, issued.AccessToken))
+	c.JSON(http.StatusOK, newAuthResponse(a, user, cred, issued.AccessToken))
 }
 
 // authenticatePassword serves POST /authenticate/password: {username,
@@ -184,12 +170,25 @@ func (h *handler) authenticatePassword(c *gin.Context, cl *caller) {
 		return
 	}
 	var issued *core.Issued
+	var cred *accounts.Credential
 	if !h.commit(c, cl, "store the token", func(ctx context.Context) error {
 		var err error
+		if cred, err = h.passwordCredential(ctx, user); err != nil {
+			return err
+		}
 		issued, err = pending.Save(ctx)
 		return err
 	}) {
 		return
 	}
-	c.JSON(http.StatusOK, newAuthResponse(a, user, issued.AccessToken))
+	c.JSON(http.StatusOK, newAuthResponse(a, user, cred, issued.AccessToken))
+}
+
+// passwordCredential returns the user's password credential, writing it
+// first if it is not yet (in ctx's transaction).
+func (h *handler) passwordCredential(ctx context.Context, u *accounts.User) (*accounts.Credential, error) {
+	if err := h.users.EnsurePasswordCredential(ctx, u.Realm, u.ID); err != nil {
+		return nil, err
+	}
+	return h.users.Credential(ctx, u.Realm, accounts.PasswordCredentialUUID(u.ID))
 }

@@ -15,16 +15,19 @@ import (
 
 // LoginID's error codes, and ours where it has none.
 const (
-	codeUnauthorized       = "unauthorized"          // 401
-	codeNotAllowed         = "operation_not_allowed" // 403
-	codeUserNotFound       = "user_not_found"        // 404
-	codeNotFound           = "not_found"             // 404, not a user
-	codeUserNotActivated   = "user_not_activated"    // 400: deactivating a user who is not active
-	codeUserNotDeactivated = "user_not_deactivated"  // 400: activating a user who is not deactivated
-	codeInvalidParameter   = "invalid_parameter"     // 400
-	codeUserExists         = "user_already_exists"   // 409
-	codeTooLarge           = "request_too_large"     // 413
-	codeNotImplemented     = "not_implemented"       // 501
+	codeUnauthorized       = "unauthorized"           // 401
+	codeNotAllowed         = "operation_not_allowed"  // 403
+	codeUserNotFound       = "user_not_found"         // 404
+	codeNotFound           = "not_found"              // 404, not a user
+	codeUserNotActivated   = "user_not_activated"     // 400: deactivating a user who is not active
+	codeUserNotDeactivated = "user_not_deactivated"   // 400: activating a user who is not deactivated
+	codeInvalidParameter   = "invalid_parameter"      // 400
+	codeUserExists         = "user_already_exists"    // 409
+	codeTooLarge           = "request_too_large"      // 413
+	codeNotImplemented     = "not_implemented"        // 501
+	codeLastCredential     = "last_active_credential" // 400
+	codeCredentialNotFound = "credential_not_found"   // 404
+	codeInvalidCode        = "invalid_code"           // 400
 )
 
 // writeError is the surface's one error writer: LoginID's

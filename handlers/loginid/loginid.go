@@ -53,9 +53,10 @@ type route struct {
 	serve        func(h *handler, c *gin.Context, cl *caller)
 }
 
-// routes are the routes served, with their guards. The passkey (fido2) and
-// transaction (/tx) routes answer 501 after their guard until passkeys are
-// built. The credentials and one-time code routes are not served yet.
+// routes are the routes served, with their guards: the seed's table, and
+// POST /credentials/list, the same as GET /credentials. The passkey
+// (fido2) and transaction (/tx) routes answer 501 after their guard until
+// passkeys are built.
 var routes = []route{
 	{"POST", "/manage/users", "users.create", true, (*handler).createUser},
 	{"POST", "/manage/users/retrieve", "users.retrieve", true, (*handler).retrieveUser},
@@ -65,6 +66,14 @@ var routes = []route{
 	{"PUT", "/manage/users/{user_id}/deactivate", "users.deactivate", true, (*handler).deactivateUser},
 	{"POST", "/register/password", "auth.register", false, (*handler).registerPassword},
 	{"POST", "/authenticate/password", "auth.login", false, (*handler).authenticatePassword},
+
+	{"GET", "/credentials", "credentials.list", true, (*handler).listCredentials},
+	{"POST", "/credentials/list", "credentials.list", true, (*handler).listCredentials},
+	{"POST", "/credentials/rename", "credentials.rename", true, (*handler).renameCredential},
+	{"POST", "/credentials/revoke", "credentials.revoke", true, (*handler).revokeCredential},
+	{"POST", "/codes/{type}/generate", "codes.generate", true, (*handler).generateCode},
+	{"POST", "/codes/{type}/authorize", "codes.authorize", true, (*handler).authorizeCode},
+	{"POST", "/codes/{type}/invalidate-all", "codes.invalidate", true, (*handler).invalidateCodes},
 
 	{"POST", "/register/fido2/init", "auth.register", false, (*handler).notYet},
 	{"POST", "/authenticate/fido2/init", "auth.login", false, (*handler).notYet},
@@ -105,6 +114,18 @@ type users interface {
 	GetByUsername(ctx context.Context, realmID, username string) (*accounts.User, error)
 	Delete(ctx context.Context, realmID, userID string) error
 	SetStatus(ctx context.Context, realmID, userID, status string) error
+
+	Credentials(ctx context.Context, realmID, userID string) ([]*accounts.Credential, error)
+	Credential(ctx context.Context, realmID, uuid string) (*accounts.Credential, error)
+	EnsurePasswordCredential(ctx context.Context, realmID, userID string) error
+	RenameCredential(ctx context.Context, realmID, uuid, name string) (*accounts.Credential, error)
+	RevokeCredential(ctx context.Context, realmID, uuid string) (*accounts.Credential, error)
+	DeleteCredentials(ctx context.Context, realmID, userID string) error
+
+	PrepareCode(realmID, userID, codeType, purpose string, authorized bool) (*accounts.PreparedCode, error)
+	InsertCode(ctx context.Context, p *accounts.PreparedCode) (*accounts.Code, error)
+	UseCode(ctx context.Context, p *accounts.PresentedCode) error
+	InvalidateCodes(ctx context.Context, realmID, userID, purpose string) error
 }
 
 // handler serves the LoginID routes of one snapshot.

@@ -155,6 +155,46 @@ func (u *fakeUsers) SetStatus(_ context.Context, _, id, status string) error {
 // database.
 var validator = accounts.New(nil, accounts.Options{})
 
+func (u *fakeUsers) Credentials(context.Context, string, string) ([]*accounts.Credential, error) {
+	*u.calls = append(*u.calls, "list-credentials")
+	return nil, nil
+}
+func (u *fakeUsers) Credential(_ context.Context, _, uuid string) (*accounts.Credential, error) {
+	*u.calls = append(*u.calls, "get-credential")
+	return &accounts.Credential{UUID: uuid, UserID: "usr_alice", Type: accounts.CredentialPassword, Name: "Password", Status: accounts.CredentialActive}, nil
+}
+func (u *fakeUsers) EnsurePasswordCredential(context.Context, string, string) error {
+	*u.calls = append(*u.calls, "ensure-credential")
+	return nil
+}
+func (u *fakeUsers) RenameCredential(context.Context, string, string, string) (*accounts.Credential, error) {
+	return nil, errors.New("fake: not used")
+}
+func (u *fakeUsers) RevokeCredential(context.Context, string, string) (*accounts.Credential, error) {
+	*u.calls = append(*u.calls, "revoke-credential")
+	return nil, accounts.ErrLastCredential
+}
+func (u *fakeUsers) DeleteCredentials(context.Context, string, string) error {
+	*u.calls = append(*u.calls, "delete-credentials")
+	return nil
+}
+func (u *fakeUsers) PrepareCode(realmID, userID, codeType, purpose string, authorized bool) (*accounts.PreparedCode, error) {
+	*u.calls = append(*u.calls, "draw-code")
+	return validator.PrepareCode(realmID, userID, codeType, purpose, authorized)
+}
+func (u *fakeUsers) InsertCode(context.Context, *accounts.PreparedCode) (*accounts.Code, error) {
+	*u.calls = append(*u.calls, "insert-code")
+	return &accounts.Code{Code: "123456"}, nil
+}
+func (u *fakeUsers) UseCode(context.Context, *accounts.PresentedCode) error {
+	*u.calls = append(*u.calls, "use-code")
+	return accounts.ErrCodeRefused
+}
+func (u *fakeUsers) InvalidateCodes(context.Context, string, string, string) error {
+	*u.calls = append(*u.calls, "invalidate-codes")
+	return nil
+}
+
 type world struct {
 	t     *testing.T
 	key   *ecdsa.PrivateKey
@@ -242,21 +282,32 @@ func TestNonceLastInTheEffectsTransaction(t *testing.T) {
 		{"create", "POST", "/manage/users", "users.create", `{"username":"bob","password":"long enough pw"}`, 200,
 			[]string{"hash", "begin", "use-once", "insert", "commit"}},
 		{"register", "POST", "/register/password", "auth.register", `{"username":"carl","password":"long enough pw"}`, 200,
-			[]string{"hash", "sign", "begin", "use-once", "insert", "save", "commit"}},
+			[]string{"hash", "sign", "begin", "use-once", "insert", "ensure-credential", "get-credential", "save", "commit"}},
 		{"login", "POST", "/authenticate/password", "auth.login", `{"username":"alice","password":"right"}`, 200,
-			[]string{"verify-password", "sign", "begin", "use-once", "save", "commit"}},
+			[]string{"verify-password", "sign", "begin", "use-once", "ensure-credential", "get-credential", "save", "commit"}},
 		{"login, wrong password", "POST", "/authenticate/password", "auth.login", `{"username":"alice","password":"wrong"}`, 401,
 			[]string{"verify-password"}},
 		{"retrieve", "POST", "/manage/users/retrieve", "users.retrieve", `{"username":"alice"}`, 200,
 			[]string{"get", "use-once"}},
 		{"retrieve, unknown", "POST", "/manage/users/retrieve", "users.retrieve", `{"username":"zed"}`, 404,
 			[]string{"get"}},
+		{"list credentials", "POST", "/credentials/list", "credentials.list", `{"user_id":"usr_alice"}`, 200,
+			[]string{"get", "begin", "use-once", "list-credentials", "commit"}},
+		{"revoke the last credential", "POST", "/credentials/revoke", "credentials.revoke", `{"credential":{"uuid":"u1"}}`, 400,
+			[]string{"get-credential", "get", "begin", "use-once", "revoke-credential", "rollback"}},
+		{"generate a code", "POST", "/codes/short/generate", "codes.generate", `{"username":"alice","purpose":"add_credential"}`, 200,
+			[]string{"get", "draw-code", "begin", "use-once", "insert-code", "commit"}},
+		{"a wrong code counts, and uses the nonce", "POST", "/codes/short/authorize", "codes.authorize",
+			`{"username":"alice","purpose":"temporary_authentication","code":"000000"}`, 400,
+			[]string{"get", "sign", "begin", "use-once", "use-code", "commit"}},
+		{"a code not of its type's form is refused at once", "POST", "/codes/short/authorize", "codes.authorize",
+			`{"username":"alice","purpose":"temporary_authentication","code":"12"}`, 400, []string{"get"}},
 		{"deactivate", "PUT", "/manage/users/usr_alice/deactivate", "users.deactivate", ``, 200,
 			[]string{"get", "begin", "use-once", "set-status", "commit"}},
 		{"deactivate again", "PUT", "/manage/users/usr_alice/deactivate", "users.deactivate", ``, 400,
 			[]string{"get"}},
 		{"delete", "DELETE", "/manage/users/usr_alice", "users.delete", ``, 204,
-			[]string{"get", "begin", "use-once", "delete", "commit"}},
+			[]string{"get", "begin", "use-once", "delete-credentials", "invalidate-codes", "delete", "commit"}},
 		{"passkeys", "POST", "/register/fido2/init", "auth.register", `{}`, 501, nil},
 	}
 	for _, tc := range tests {
@@ -338,14 +389,16 @@ func TestRoutesAreTheSeedsTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	notYet := map[string]bool{
-		"POST /codes/{type}/generate": true, "POST /codes/{type}/authorize": true, "POST /codes/{type}/invalidate-all": true,
-		"GET /credentials": true, "POST /credentials/rename": true, "POST /credentials/revoke": true,
-	}
+	notYet := map[string]bool{}
 	served := map[string]route{}
 	for _, rt := range routes {
 		served[rt.Method+" "+rt.Path] = rt
 	}
+	// LoginID's SDKs list credentials with POST as well.
+	if rt := served["POST /credentials/list"]; rt.Scope != "credentials.list" || !rt.Required {
+		t.Errorf("POST /credentials/list: %+v, want GET /credentials' guard", rt)
+	}
+	delete(served, "POST /credentials/list")
 	seen := 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

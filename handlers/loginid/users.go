@@ -48,7 +48,7 @@ func (h *handler) begin(c *gin.Context, cl *caller) (*body, *actor, bool) {
 
 // commit runs fn in one transaction after using up the caller's nonce, and
 // answers a replay or a failure; ok reports that fn's effect committed.
-// notFound, when fn can return accounts.ErrNotFound, is answered 404.
+// The errors of accounts that fn may return are answered as the user's.
 func (h *handler) commit(c *gin.Context, cl *caller, op string, fn func(ctx context.Context) error) bool {
 	err := h.core.Atomically(c.Request.Context(), func(ctx context.Context) error {
 		if err := h.consume(ctx, cl); err != nil {
@@ -65,6 +65,12 @@ func (h *handler) commit(c *gin.Context, cl *caller, op string, fn func(ctx cont
 		userNotFound(c)
 	case errors.Is(err, accounts.ErrUsernameTaken), errors.Is(err, accounts.ErrEmailTaken):
 		taken(c, err)
+	case errors.Is(err, accounts.ErrCredentialNotFound):
+		credentialNotFound(c)
+	case errors.Is(err, accounts.ErrLastCredential):
+		writeError(c, http.StatusBadRequest, codeLastCredential, "This is the user's last active credential: add another before revoking it.")
+	case errors.Is(err, accounts.ErrInvalidCredentialName):
+		badParameter(c, "The credential's new name is not valid: "+reasonOf(err)+".")
 	default:
 		h.fail(c, dbError(op, err))
 	}
@@ -204,6 +210,12 @@ func (h *handler) deleteUser(c *gin.Context, cl *caller, a *actor, username, use
 		return
 	}
 	if h.commit(c, cl, "delete the user", func(ctx context.Context) error {
+		if err := h.users.DeleteCredentials(ctx, a.realm.ID, u.ID); err != nil {
+			return err
+		}
+		if err := h.users.InvalidateCodes(ctx, a.realm.ID, u.ID, ""); err != nil {
+			return err
+		}
 		return h.users.Delete(ctx, a.realm.ID, u.ID)
 	}) {
 		c.Status(http.StatusNoContent)

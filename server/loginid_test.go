@@ -1082,3 +1082,45 @@ func testLoginIDCodes(t *testing.T, o fixtureOpts) {
 		t.Fatalf("a deactivated user's code: %v", a)
 	}
 }
+
+// Bad input is a clear 4xx on every route, never a 5xx: malformed bodies,
+// wrong types, over-long and odd values, with a valid token of the scope.
+func TestLoginIDBadInputNever5xx(t *testing.T) { onEachDB(t, testLoginIDBadInputNever5xx) }
+
+func testLoginIDBadInputNever5xx(t *testing.T, o fixtureOpts) {
+	lf := newLoginIDFixture(t, o)
+	id := lf.mustCreate("walter", alicePassword)
+	long := strings.Repeat("ß", 300)
+	bodies := []string{
+		`{`, `[]`, `"x"`, `null`, `{"username": 5}`, `{"user_id": {}}`, `{"credential": "x"}`, `{"credential": {"uuid": 7}}`,
+		`{"authorize": "yes"}`, `{"username": "` + long + `", "password": "` + long + `"}`, `{"user_id": "` + long + `"}`,
+		`{"username": "walter", "purpose": "` + long + `", "code": "` + long + `"}`,
+		`{"credential": {"uuid": "` + long + `", "name": "` + long + `"}}`, `{"client_id": "` + long + `"}`,
+		`{"username": "wal\u0000ter", "password": "\u0000"}`, `{"username": "walter", "email": "\ud800"}`,
+	}
+	for _, row := range seedTable(t) {
+		path := strings.ReplaceAll(strings.ReplaceAll(row.path, "{type}", "short"), "{user_id}", id)
+		for _, b := range bodies {
+			req, _ := http.NewRequest(row.method, lf.url("/loginid"+path), strings.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+lf.st([]string{row.scope}, servicetoken.Options{}))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode >= 500 && resp.StatusCode != 501 {
+				t.Errorf("%s %s %s: %d %s", row.method, row.path, b, resp.StatusCode, body)
+			}
+		}
+	}
+	for _, q := range []string{"?kid=" + long, "?kid=", "?username=" + long, "?user_id=%00"} {
+		if r := lf.call("GET", "/certs"+q, "", nil); r.status >= 500 {
+			t.Errorf("certs%s: %v", q, r)
+		}
+		if r := lf.call("GET", "/credentials"+q, lf.st([]string{"credentials.list"}, servicetoken.Options{}), nil); r.status >= 500 {
+			t.Errorf("credentials%s: %v", q, r)
+		}
+	}
+}

@@ -1,10 +1,12 @@
 // Package loginid reproduces LoginID's management and authentication API
 // for a customer's backend: the backend signs a fresh ES256 service token
 // per request with its API credential's key, carrying the scopes the
-// request needs and a nonce, and manages users and checks their passwords
-// here; the user tokens it gets back are the core's access tokens, signed
-// ES256 with a kid and carrying LoginID's "udata" claim, so LoginID's own
-// server SDKs verify them against GET /certs.
+// request needs and a nonce, and manages users, checks their passwords,
+// lists, renames and revokes their credentials and issues them one-time
+// codes here; the user tokens it gets back are the core's access tokens,
+// signed ES256 with a kid and carrying LoginID's "udata" claim, so
+// LoginID's own server SDKs verify them against GET /certs. The passkey
+// (fido2) and transaction (/tx) routes answer 501 after their guard.
 //
 // Every route runs behind one guard, driven by one table of routes and
 // scopes: a service token (verified by inbound, its nonce used up last, in

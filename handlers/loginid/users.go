@@ -65,6 +65,8 @@ func (h *handler) commit(c *gin.Context, cl *caller, op string, fn func(ctx cont
 		userNotFound(c)
 	case errors.Is(err, accounts.ErrUsernameTaken), errors.Is(err, accounts.ErrEmailTaken):
 		taken(c, err)
+	case errors.Is(err, accounts.ErrInvalidUser):
+		badParameter(c, validationMessage(err))
 	case errors.Is(err, accounts.ErrCredentialNotFound):
 		credentialNotFound(c)
 	case errors.Is(err, accounts.ErrLastCredential):

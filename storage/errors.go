@@ -22,8 +22,6 @@ var (
 	// ErrInvalidInput: an argument the schema cannot hold (too long, empty);
 	// refused before any database round trip.
 	ErrInvalidInput = errors.New("storage: invalid input")
-	// ErrCodeFlowUnsupported: Latchkey has no authorization code flow.
-	ErrCodeFlowUnsupported = errors.New("storage: the authorization code flow is not supported")
 	// ErrNoTransaction: Commit or Rollback with no transaction of this
 	// Store in the context.
 	ErrNoTransaction = errors.New("storage: no transaction in context")

@@ -158,6 +158,20 @@ var migrations = []migration{
 	KEY one_time_codes_expires_at (expires_at))` + mysqlTable,
 		},
 	},
+	{
+		version: 5,
+		name:    "authorization codes",
+		sqlite: []string{
+			`CREATE TABLE authorization_codes (` + tokenColumns(sqliteBin, sqliteTime, "TEXT") + `)`,
+			`CREATE INDEX authorization_codes_request_id ON authorization_codes (request_id)`,
+			`CREATE INDEX authorization_codes_expires_at ON authorization_codes (expires_at)`,
+		},
+		mysql: []string{
+			`CREATE TABLE IF NOT EXISTS authorization_codes (` + tokenColumns(mysqlBin, mysqlTime, "MEDIUMTEXT") + `,
+	KEY authorization_codes_request_id (request_id),
+	KEY authorization_codes_expires_at (expires_at))` + mysqlTable,
+		},
+	},
 }
 
 // credentialColumns returns the column list of credentials: the ways a

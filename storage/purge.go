@@ -10,8 +10,8 @@ import (
 // write lock (SQLite) or the row locks (MySQL) are held for milliseconds.
 const defaultPurgeBatch = 500
 
-// PurgeExpired deletes the rows of access_tokens, refresh_tokens, used_ids
-// and signup_tokens whose expiry is before before (and stale
+// PurgeExpired deletes the rows of access_tokens, refresh_tokens, used_ids,
+// signup_tokens and authorization_codes whose expiry is before before (and stale
 // login_attempts), batch rows at a time (batch ≤ 0 means 500): it selects a batch of keys by the expires_at index, deletes those, and
 // repeats until a batch comes back short. Each batch is its own statement,
 // outside any transaction, so no lock is held for long. Refresh tokens are
@@ -30,6 +30,9 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time, batch int) (
 		func() (int64, error) { return purgeTable[int64](ctx, s, "used_ids", "seq", before, batch) },
 		func() (int64, error) { return s.PurgeLoginAttempts(ctx, before, batch) },
 		func() (int64, error) { return purgeTable[string](ctx, s, "signup_tokens", "id", before, batch) },
+		func() (int64, error) {
+			return purgeTable[string](ctx, s, "authorization_codes", "signature", before, batch)
+		},
 	} {
 		n, err := purge()
 		total += n

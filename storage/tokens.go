@@ -143,6 +143,8 @@ func newTokenRow(signature string, r fosite.Requester, tokenType fosite.TokenTyp
 var tokenSelects = map[string]string{
 	"access_tokens":  "SELECT " + tokenSelectColumns + " FROM access_tokens WHERE signature = ?",
 	"refresh_tokens": "SELECT " + tokenSelectColumns + " FROM refresh_tokens WHERE signature = ?",
+	// authorization_codes has the same row shape (authcode.go).
+	"authorization_codes": "SELECT " + tokenSelectColumns + " FROM authorization_codes WHERE signature = ?",
 }
 
 const tokenSelectColumns = "signature, request_id, client_id, subject, requested_at, expires_at, " +
@@ -166,6 +168,12 @@ func insertAccessTokens(db *gorm.DB, rows []*accessTokenRow) error {
 		args = r.Token.appendArgs(args)
 	}
 	return db.Exec(q.String(), args...).Error
+}
+
+// insertTokenRow writes one row of the token-session shape into table, a
+// constant of this package.
+func insertTokenRow(db *gorm.DB, table string, r *tokenRow) error {
+	return db.Exec("INSERT INTO "+table+" "+tokenInsertColumns+" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", r.appendArgs(nil)...).Error
 }
 
 // insertRefreshTokens writes rows as one multi-row INSERT, as

@@ -57,7 +57,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"Transactions", testTransactions},
 		{"NestedTransactions", testNestedTransactions},
 		{"Purge", testPurge},
-		{"AuthorizeCodeUnsupported", testAuthorizeCodeUnsupported},
+		{"AuthorizeCodes", testAuthorizeCodes},
 		{"ClosedStore", testClosedStore},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserFindByLogin", testUserFindByLogin},

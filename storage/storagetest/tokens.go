@@ -231,11 +231,3 @@ func testConcurrentAccessInserts(t *testing.T, s *storage.Store) {
 		wantAccess(t, s, sig(fmt.Sprint("bulk-", i)))
 	}
 }
-
-func testAuthorizeCodeUnsupported(t *testing.T, s *storage.Store) {
-	ctx := t.Context()
-	wantErrIs(t, "CreateAuthorizeCodeSession", s.CreateAuthorizeCodeSession(ctx, "code", newRequest(grant{id: "x"})), storage.ErrCodeFlowUnsupported)
-	_, err := s.GetAuthorizeCodeSession(ctx, "code", &session{})
-	wantErrIs(t, "GetAuthorizeCodeSession", err, fosite.ErrNotFound)
-	wantErrIs(t, "InvalidateAuthorizeCodeSession", s.InvalidateAuthorizeCodeSession(ctx, "code"), fosite.ErrNotFound)
-}

@@ -1155,3 +1155,86 @@ func BenchmarkLoginIDRetrieve(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
+
+// With compat.loginid.prefix: /api/native, Latchkey is a drop-in base URL
+// for LoginID's SDKs; a reload moves or switches off the surface for the
+// next request, and a credential removed from the file stops working.
+func TestLoginIDPrefixAndReload(t *testing.T) {
+	lf := newLoginIDFixture(t, fixtureOpts{})
+	lf.mustCreate("xena", alicePassword)
+	reload := func(edit func(string) string) {
+		t.Helper()
+		snap, err := config.Parse("test.yaml", []byte(edit(lf.yaml)), t.TempDir(), func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lf.srv.Reload(snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retrieve := func(prefix string) lidResp {
+		req, _ := http.NewRequest("POST", lf.url(prefix+"/manage/users/retrieve"), strings.NewReader(`{"username":"xena"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+lf.st([]string{"users.retrieve"}, servicetoken.Options{}))
+		req.Header.Set("X-Client-ID", "cred_a")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return lidResp{status: resp.StatusCode}
+	}
+	reload(func(y string) string {
+		return strings.Replace(y, "loginid: {enabled: true, prefix: /loginid}", "loginid: {enabled: true, prefix: /api/native}", 1)
+	})
+	if r := retrieve("/api/native"); r.status != 200 {
+		t.Fatalf("under /api/native: %d", r.status)
+	}
+	if r := retrieve("/loginid"); r.status != 404 {
+		t.Fatalf("under the old prefix: %d", r.status)
+	}
+	if r, _ := http.Get(lf.url("/api/native/certs?kid=k1")); r == nil || r.StatusCode != 200 {
+		t.Fatalf("certs under /api/native: %v", r)
+	}
+	reload(func(y string) string {
+		return strings.Replace(y, "  - {id: cred_a, realm: rl_test, client: app, public_keys:", "  - {id: cred_gone, realm: rl_test, client: app, public_keys:", 1)
+	})
+	if r := retrieve("/loginid"); r.status != 401 {
+		t.Fatalf("a credential removed from the config: %d, want 401", r.status)
+	}
+	reload(func(y string) string {
+		return strings.Replace(y, "loginid: {enabled: true, prefix: /loginid}", "loginid: {enabled: false}", 1)
+	})
+	if r := retrieve("/loginid"); r.status != 404 {
+		t.Fatalf("switched off: %d", r.status)
+	}
+}
+
+// Two replicas on one MariaDB share a code's attempts: 20 wrong guesses
+// split between them count at most 5.
+func TestLoginIDReplicasShareCodeAttempts(t *testing.T) {
+	a := newLoginIDFixture(t, fixtureOpts{mysql: true})
+	b := a.replica(t)
+	a.mustCreate("yuri", "")
+	r := a.call("POST", "/codes/short/generate", a.st([]string{"codes.generate"}, servicetoken.Options{}), map[string]any{"username": "yuri", "purpose": "temporary_authentication"})
+	code, _ := r.body["code"].(string)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	got := parallel(20, func(i int) (lidResp, error) {
+		replica := a
+		if i%2 == 1 {
+			replica = b
+		}
+		return replica.send("POST", "/codes/short/authorize", a.st([]string{"codes.authorize"}, servicetoken.Options{}),
+			map[string]any{"username": "yuri", "purpose": "temporary_authentication", "code": wrong})
+	})
+	if got[400] != 20 {
+		t.Fatalf("20 wrong codes on two replicas: %v", got)
+	}
+	if r := b.call("POST", "/codes/short/authorize", a.st([]string{"codes.authorize"}, servicetoken.Options{}),
+		map[string]any{"username": "yuri", "purpose": "temporary_authentication", "code": code}); r.status != 400 {
+		t.Fatalf("the right code after the attempts ran out: %v", r)
+	}
+}

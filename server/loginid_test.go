@@ -535,6 +535,18 @@ func testLoginIDManageUsersFlow(t *testing.T, o fixtureOpts) {
 		t.Fatalf("and then only once: %v", r)
 	}
 
+	// The same for a write: a taken username rolls the nonce back with the insert.
+	onceCreate := tok("users.create")
+	if r := lf.call("POST", "/manage/users", onceCreate, map[string]any{"username": "carol"}); r.status != 409 {
+		t.Fatalf("taken username: %v", r)
+	}
+	if r := lf.call("POST", "/manage/users", onceCreate, map[string]any{"username": "carol2"}); r.status != 200 {
+		t.Fatalf("the token of a refused create must still work: %v", r)
+	}
+	if r := lf.call("POST", "/manage/users", onceCreate, map[string]any{"username": "carol3"}); r.status != 401 {
+		t.Fatalf("and then only once: %v", r)
+	}
+
 	// Deactivate: the user's tokens stop working and login is refused.
 	login := lf.call("POST", "/authenticate/password", tok("auth.login"), map[string]any{"username": "carol", "password": alicePassword})
 	if login.status != 200 {

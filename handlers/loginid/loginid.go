@@ -53,7 +53,8 @@ type route struct {
 	serve        func(h *handler, c *gin.Context, cl *caller)
 }
 
-// routes are the routes served, with their guards: the seed's table, and
+// routes are the routes served, with their guards: LoginID's endpoint and
+// scope table, and
 // POST /credentials/list, the same as GET /credentials. The passkey
 // (fido2) and transaction (/tx) routes answer 501 after their guard until
 // passkeys are built.

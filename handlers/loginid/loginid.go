@@ -54,10 +54,9 @@ type route struct {
 }
 
 // routes are the routes served, with their guards: LoginID's endpoint and
-// scope table, and
-// POST /credentials/list, the same as GET /credentials. The passkey
-// (fido2) and transaction (/tx) routes answer 501 after their guard until
-// passkeys are built.
+// scope table, and POST /credentials/list, the same as GET /credentials.
+// The passkey (fido2) and transaction (/tx) routes answer 501 after their
+// guard until passkeys are built.
 var routes = []route{
 	{"POST", "/manage/users", "users.create", true, (*handler).createUser},
 	{"POST", "/manage/users/retrieve", "users.retrieve", true, (*handler).retrieveUser},

@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/handlers/authrocket"
 	"github.com/latchkey/latchkey/handlers/grants"
 	"github.com/latchkey/latchkey/handlers/legacy"
+	"github.com/latchkey/latchkey/handlers/loginid"
 	"github.com/latchkey/latchkey/handlers/oauth"
 	"github.com/latchkey/latchkey/handlers/surface"
 	"github.com/latchkey/latchkey/handlers/workapi"
@@ -38,6 +39,7 @@ var Grants = []core.GrantFactory{
 var Surfaces = []surface.Surface{
 	workapi.Surface{},
 	authrocket.Surface{},
+	loginid.Surface{},
 	legacy.Surface{},
 }
 

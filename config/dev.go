@@ -221,7 +221,7 @@ api_keys:
     permissions: [read, write]
 compat:
   workapi: {enabled: true, prefix: /workapi}
-  loginid: {enabled: false, prefix: /loginid}   # not built yet: no routes
+  loginid: {enabled: true, prefix: /loginid}
   authrocket: {enabled: true, prefix: /authrocket}
   legacy: {enabled: true, prefix: "", clients: [legacy-app]}
 `

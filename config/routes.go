@@ -9,7 +9,7 @@ import (
 // prefix; "{name}" is a path parameter.
 type route struct{ method, path string }
 
-// surfaceRoutes lists each surface's routes (SPEC §4–7), to find prefixes
+// surfaceRoutes lists each surface's routes, to find prefixes
 // under which two surfaces, or a surface and the core, would claim the same
 // request.
 var surfaceRoutes = map[string][]route{
@@ -22,11 +22,11 @@ var surfaceRoutes = map[string][]route{
 		{"PUT", "/manage/users/{user_id}/activate"}, {"PUT", "/manage/users/{user_id}/deactivate"},
 		{"POST", "/register/password"}, {"POST", "/register/fido2/init"},
 		{"POST", "/authenticate/password"}, {"POST", "/authenticate/fido2/init"},
-		{"GET", "/credentials"}, {"POST", "/credentials/rename"}, {"POST", "/credentials/revoke"},
+		{"GET", "/credentials"}, {"POST", "/credentials/list"}, {"POST", "/credentials/rename"}, {"POST", "/credentials/revoke"},
 		{"POST", "/credentials/fido2/init/code"}, {"POST", "/credentials/fido2/init/force"},
 		{"POST", "/codes/{type}/generate"}, {"POST", "/codes/{type}/authorize"},
 		{"POST", "/codes/{type}/invalidate-all"},
-		{"POST", "/tx"}, {"POST", "/tx/init"},
+		{"POST", "/tx"}, {"POST", "/tx/init"}, {"GET", "/certs"},
 	},
 	"authrocket": {
 		{"POST", "/v1/user_tokens"}, {"GET", "/v1/user_tokens/{id}"}, {"DELETE", "/v1/user_tokens/{id}"},

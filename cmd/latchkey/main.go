@@ -76,7 +76,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 a bad command line or config.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usage("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newServeCmd(), newMigrateCmd(), newConfigCmd(), newKeysCmd(), newSecretCmd(), newUsersCmd(), newAptCmd(),
+	root.AddCommand(newServeCmd(), newMigrateCmd(), newConfigCmd(), newKeysCmd(), newSecretCmd(), newUsersCmd(), newAptCmd(), newServiceTokenCmd(),
 		newHealthcheckCmd(), newVersionCmd())
 	return root
 }

@@ -37,14 +37,20 @@ func (c *Client) GetID() string { return c.ID }
 // GetHashedSecret returns the stored secret hash (sha256:… or argon2id).
 func (c *Client) GetHashedSecret() []byte { return []byte(c.SecretHash) }
 
-// GetRedirectURIs returns nil: Latchkey has no authorization endpoint.
-func (c *Client) GetRedirectURIs() []string { return nil }
+// GetRedirectURIs returns the client's registered redirect URIs.
+func (c *Client) GetRedirectURIs() []string { return c.RedirectURIs }
 
 // GetGrantTypes returns the grant types the client may use.
 func (c *Client) GetGrantTypes() fosite.Arguments { return c.grantTypes }
 
-// GetResponseTypes returns nil: Latchkey has no authorization endpoint.
-func (c *Client) GetResponseTypes() fosite.Arguments { return nil }
+// GetResponseTypes returns ["code"] for a client with the
+// authorization_code grant, else nil: code is the only response type.
+func (c *Client) GetResponseTypes() fosite.Arguments {
+	if c.HasGrant(config.GrantAuthorizationCode) {
+		return fosite.Arguments{"code"}
+	}
+	return nil
+}
 
 // GetScopes returns the scopes the client may be granted.
 func (c *Client) GetScopes() fosite.Arguments { return c.scopes }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 
@@ -55,10 +56,12 @@ type Core struct {
 	accounts *accounts.Service
 	provider fosite.OAuth2Provider
 	strategy *TokenStrategy
-	tokenURL string
-	clients  map[string]*Client
-	grants   map[string]bool
-	now      func() time.Time
+	// idSigners sign ID tokens, one per signing key (by kid).
+	idSigners map[string]jose.Signer
+	tokenURL  string
+	clients   map[string]*Client
+	grants    map[string]bool
+	now       func() time.Time
 	// dummySecretHash is checked when a client is unknown or uses another
 	// method, so that such a request costs what a wrong secret costs.
 	dummySecretHash string
@@ -82,11 +85,16 @@ func New(snap *config.Snapshot, deps Deps, grants ...GrantFactory) (*Core, error
 	if err != nil {
 		return nil, err
 	}
+	idSigners, err := newIDSigners(snap)
+	if err != nil {
+		return nil, err
+	}
 	c := &Core{
 		snap:            snap,
 		store:           deps.Store,
 		accounts:        deps.Accounts,
 		strategy:        strategy,
+		idSigners:       idSigners,
 		tokenURL:        snap.Issuer + TokenPath,
 		clients:         make(map[string]*Client, len(snap.Clients)),
 		grants:          make(map[string]bool, len(grants)),
@@ -101,6 +109,7 @@ func New(snap *config.Snapshot, deps Deps, grants ...GrantFactory) (*Core, error
 	fc := &fosite.Config{
 		AccessTokenLifespan:          snap.Tokens.AccessTokenTTL,
 		RefreshTokenLifespan:         snap.Tokens.RefreshTokenTTL,
+		AuthorizeCodeLifespan:        CodeLifetime,
 		AccessTokenIssuer:            snap.Issuer,
 		IDTokenIssuer:                snap.Issuer,
 		TokenURL:                     c.tokenURL,
@@ -113,9 +122,16 @@ func New(snap *config.Snapshot, deps Deps, grants ...GrantFactory) (*Core, error
 		SendDebugMessagesToClients:   false,
 	}
 	internal := &internalGrant{core: c}
+	// The authorization endpoint's code handler and the token endpoint's
+	// authorization_code grant are ours (see codeGrant for why not
+	// fosite's explicit, PKCE and OpenID Connect handlers).
+	codes, codeTokens := &codeHandler{core: c}, &codeGrant{core: c}
+	c.grants[config.GrantAuthorizationCode] = true
 	factories := []compose.Factory{
 		compose.OAuth2TokenIntrospectionFactory,
 		func(fosite.Configurator, any, any) any { return internal },
+		func(fosite.Configurator, any, any) any { return codes },
+		func(fosite.Configurator, any, any) any { return codeTokens },
 	}
 	for _, build := range grants {
 		g := build(c)
@@ -144,7 +160,7 @@ func (c *Core) SupportsGrant(grantType string) bool { return c.grants[grantType]
 // GrantTypes lists the served grant types (for discovery).
 func (c *Core) GrantTypes() []string {
 	out := make([]string, 0, len(c.grants))
-	for _, g := range []string{config.GrantClientCredentials, config.GrantPassword, config.GrantRefreshToken, config.GrantJWTBearer} {
+	for _, g := range []string{config.GrantClientCredentials, config.GrantPassword, config.GrantAuthorizationCode, config.GrantRefreshToken, config.GrantJWTBearer} {
 		if c.grants[g] {
 			out = append(out, g)
 		}

@@ -26,6 +26,13 @@ type Session struct {
 	// UData, when set, is put in the JWT access token as "udata" (LoginID's
 	// SDKs compare it with the username).
 	UData *string `json:"udata,omitempty"`
+	// AuthTime, SID and Nonce are set on grants made through the
+	// authorization endpoint: when the user signed in, the browser
+	// session's id, and the authorization request's nonce (all for the ID
+	// token).
+	AuthTime time.Time `json:"auth_time,omitzero"`
+	SID      string    `json:"sid,omitempty"`
+	Nonce    string    `json:"nonce,omitempty"`
 }
 
 var _ fosite.Session = (*Session)(nil)

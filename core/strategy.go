@@ -173,21 +173,25 @@ func (s *TokenStrategy) checkExpiry(r fosite.Requester, tt fosite.TokenType) err
 	return nil
 }
 
-// errNoCodeFlow answers every authorization-code call: Latchkey has no
-// authorization endpoint.
-var errNoCodeFlow = fosite.ErrInvalidRequest.WithHint("Latchkey has no authorization code flow.")
+// AuthorizeCodePrefix starts every authorization code Latchkey issues.
+const AuthorizeCodePrefix = "lk_ac_"
 
-// AuthorizeCodeSignature is unused: there is no authorization code flow.
+// AuthorizeCodeSignature returns the storage key of an authorization code.
 func (s *TokenStrategy) AuthorizeCodeSignature(_ context.Context, token string) string {
 	return Signature(token)
 }
 
-// GenerateAuthorizeCode always fails: there is no authorization code flow.
+// GenerateAuthorizeCode issues a random code (32 bytes); only its
+// signature is stored.
 func (s *TokenStrategy) GenerateAuthorizeCode(context.Context, fosite.Requester) (string, string, error) {
-	return "", "", errNoCodeFlow
+	tok, err := randomToken(AuthorizeCodePrefix)
+	if err != nil {
+		return "", "", fosite.ErrServerError.WithWrap(err)
+	}
+	return tok, Signature(tok), nil
 }
 
-// ValidateAuthorizeCode always fails: there is no authorization code flow.
-func (s *TokenStrategy) ValidateAuthorizeCode(context.Context, fosite.Requester, string) error {
-	return errNoCodeFlow
+// ValidateAuthorizeCode checks the expiry of a code whose row was found.
+func (s *TokenStrategy) ValidateAuthorizeCode(_ context.Context, r fosite.Requester, _ string) error {
+	return s.checkExpiry(r, fosite.AuthorizeCode)
 }

@@ -244,7 +244,7 @@ func TestTokenErrors(t *testing.T) {
 		{"basic client using post", with(cc, "client_id", "svc", "client_secret", "x").Encode(), "", "", 401, "invalid_client"},
 		{"post client using basic", cc.Encode(), "svc-post", "x", 401, "invalid_client"},
 		{"unsupported grant", "grant_type=urn%3Aexample%3Anope", "svc", f.secret, 400, "unsupported_grant_type"},
-		{"authorization_code is not served", "grant_type=authorization_code&code=x", "svc", f.secret, 400, "unsupported_grant_type"},
+		{"authorization_code by a client without the grant", "grant_type=authorization_code&code=x", "svc", f.secret, 400, "unauthorized_client"},
 		{"missing grant_type", "scope=read", "svc", f.secret, 400, "invalid_request"},
 		{"disallowed scope", with(cc, "scope", "admin").Encode(), "svc", f.secret, 400, "invalid_scope"},
 		{"disallowed audience", with(cc, "audience", "https://evil.test").Encode(), "svc", f.secret, 400, "invalid_target"},

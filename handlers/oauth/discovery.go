@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 
 	"github.com/gin-gonic/gin"
@@ -12,8 +13,10 @@ import (
 	"github.com/latchkey/latchkey/config"
 )
 
-// renderMetadata builds the RFC 8414 document; it lists only what really works.
-func renderMetadata(snap *config.Snapshot, grantTypes []string) map[string]any {
+// renderMetadata builds the RFC 8414 (and OpenID Connect Discovery 1.0 §3)
+// document; it lists only what really works: the authorization endpoint
+// and its fields only when a surface serves it.
+func renderMetadata(snap *config.Snapshot, grantTypes []string, browser *Browser) map[string]any {
 	iss := snap.Issuer
 	scopes := map[string]bool{}
 	for _, cl := range snap.Clients {
@@ -28,7 +31,10 @@ func renderMetadata(snap *config.Snapshot, grantTypes []string) map[string]any {
 	sort.Strings(scopeList)
 	confidential := []string{config.AuthSecretBasic, config.AuthSecretPost, config.AuthPrivateKeyJWT}
 	signingAlgs := []string{config.AlgES256, config.AlgRS256, config.AlgEdDSA}
-	return map[string]any{
+	if browser == nil {
+		grantTypes = slices.DeleteFunc(slices.Clone(grantTypes), func(g string) bool { return g == config.GrantAuthorizationCode })
+	}
+	md := map[string]any{
 		"issuer":                                iss,
 		"token_endpoint":                        iss + TokenPath,
 		"jwks_uri":                              iss + JWKSPath,
@@ -45,6 +51,28 @@ func renderMetadata(snap *config.Snapshot, grantTypes []string) map[string]any {
 		"revocation_endpoint_auth_methods_supported":               append(append([]string{}, confidential...), config.AuthNone),
 		"revocation_endpoint_auth_signing_alg_values_supported":    signingAlgs,
 	}
+	if browser != nil {
+		var idAlgs []string
+		for _, k := range snap.SigningKeys {
+			if !slices.Contains(idAlgs, k.Alg) {
+				idAlgs = append(idAlgs, k.Alg)
+			}
+		}
+		md["authorization_endpoint"] = iss + browser.AuthorizationPath
+		md["response_types_supported"] = []string{"code"}
+		md["response_modes_supported"] = []string{"query"}
+		md["code_challenge_methods_supported"] = []string{"S256"}
+		md["id_token_signing_alg_values_supported"] = idAlgs
+		md["subject_types_supported"] = []string{"public"}
+		md["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp",
+			"preferred_username", "name", "given_name", "family_name", "email"}
+		md["authorization_response_iss_parameter_supported"] = true
+		md["prompt_values_supported"] = browser.Prompts
+		if browser.EndSessionPath != "" {
+			md["end_session_endpoint"] = iss + browser.EndSessionPath
+		}
+	}
+	return md
 }
 
 // renderJWKS renders every configured signing key's public half, so tokens signed

@@ -56,6 +56,20 @@ type Options struct {
 	Logger *slog.Logger
 	// OnIssued, if set, is called once per token response with its grant type.
 	OnIssued func(grantType string)
+	// Browser, when set, says that a surface serves the authorization
+	// endpoint (browser sign-in), so discovery lists it and what it
+	// supports; without it the authorization_code grant is not listed.
+	Browser *Browser
+}
+
+// Browser describes the browser sign-in endpoints a surface serves, for
+// discovery; paths are below the issuer.
+type Browser struct {
+	AuthorizationPath string
+	// EndSessionPath is the RP-initiated logout endpoint, "" if none.
+	EndSessionPath string
+	// Prompts are the prompt values the surface honours.
+	Prompts []string
 }
 
 // New builds the handler of cr's snapshot, rendering its discovery
@@ -66,7 +80,7 @@ func New(cr coreOps, opts Options) (*Handler, error) {
 	}
 	h := &Handler{core: cr, log: opts.Logger, onIssued: opts.OnIssued}
 	var err error
-	if h.metadata, err = json.Marshal(renderMetadata(cr.Snapshot(), cr.GrantTypes())); err != nil {
+	if h.metadata, err = json.Marshal(renderMetadata(cr.Snapshot(), cr.GrantTypes(), opts.Browser)); err != nil {
 		return nil, fmt.Errorf("oauth: render metadata: %w", err)
 	}
 	if h.jwks, err = renderJWKS(cr.Snapshot()); err != nil {

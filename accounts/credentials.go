@@ -152,15 +152,6 @@ func (s *Service) RevokeCredential(ctx context.Context, realmID, uuid string) (*
 	return credentialFromStorage(c), nil
 }
 
-// DeleteCredentials deletes every credential of user userID of realmID, in
-// ctx's transaction if any (the one that deletes the user).
-func (s *Service) DeleteCredentials(ctx context.Context, realmID, userID string) error {
-	if err := s.store.DeleteCredentials(ctx, realmID, userID); err != nil {
-		return fmt.Errorf("accounts: %w", err)
-	}
-	return nil
-}
-
 func mapCredentialErr(err error) error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):

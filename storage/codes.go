@@ -141,14 +141,3 @@ func (s *Store) DeleteOneTimeCodes(ctx context.Context, realm, userID, purpose s
 	}
 	return res.RowsAffected, nil
 }
-
-// PurgeOneTimeCodes deletes up to limit codes expired at now and returns
-// how many.
-func (s *Store) PurgeOneTimeCodes(ctx context.Context, now time.Time, limit int) (int64, error) {
-	q := "DELETE FROM one_time_codes WHERE id IN (SELECT id FROM (SELECT id FROM one_time_codes WHERE expires_at <= ? LIMIT ?) AS expired)"
-	res := s.db(ctx).Exec(q, clampTime(now), limit)
-	if res.Error != nil {
-		return 0, mapErr("purge one-time codes", res.Error)
-	}
-	return res.RowsAffected, nil
-}

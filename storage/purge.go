@@ -11,8 +11,10 @@ import (
 const defaultPurgeBatch = 500
 
 // PurgeExpired deletes the rows of access_tokens, refresh_tokens, used_ids,
-// signup_tokens and authorization_codes whose expiry is before before (and stale
-// login_attempts), batch rows at a time (batch ≤ 0 means 500): it selects a batch of keys by the expires_at index, deletes those, and
+// signup_tokens, one_time_codes and authorization_codes whose expiry is
+// before before (and stale login_attempts), batch rows at a time (batch ≤ 0
+// means 500): it selects a batch of keys by the expires_at index, deletes
+// those, and
 // repeats until a batch comes back short. Each batch is its own statement,
 // outside any transaction, so no lock is held for long. Refresh tokens are
 // kept, used or not, until their own expiry: reuse detection needs them.
@@ -30,6 +32,7 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time, batch int) (
 		func() (int64, error) { return purgeTable[int64](ctx, s, "used_ids", "seq", before, batch) },
 		func() (int64, error) { return s.PurgeLoginAttempts(ctx, before, batch) },
 		func() (int64, error) { return purgeTable[string](ctx, s, "signup_tokens", "id", before, batch) },
+		func() (int64, error) { return purgeTable[string](ctx, s, "one_time_codes", "id", before, batch) },
 		func() (int64, error) {
 			return purgeTable[string](ctx, s, "authorization_codes", "signature", before, batch)
 		},

@@ -120,7 +120,6 @@ type users interface {
 	EnsurePasswordCredential(ctx context.Context, realmID, userID string) error
 	RenameCredential(ctx context.Context, realmID, uuid, name string) (*accounts.Credential, error)
 	RevokeCredential(ctx context.Context, realmID, uuid string) (*accounts.Credential, error)
-	DeleteCredentials(ctx context.Context, realmID, userID string) error
 
 	PrepareCode(realmID, userID, codeType, purpose string, authorized bool) (*accounts.PreparedCode, error)
 	InsertCode(ctx context.Context, p *accounts.PreparedCode) (*accounts.Code, error)

@@ -174,10 +174,6 @@ func (u *fakeUsers) RevokeCredential(context.Context, string, string) (*accounts
 	*u.calls = append(*u.calls, "revoke-credential")
 	return nil, accounts.ErrLastCredential
 }
-func (u *fakeUsers) DeleteCredentials(context.Context, string, string) error {
-	*u.calls = append(*u.calls, "delete-credentials")
-	return nil
-}
 func (u *fakeUsers) PrepareCode(realmID, userID, codeType, purpose string, authorized bool) (*accounts.PreparedCode, error) {
 	*u.calls = append(*u.calls, "draw-code")
 	return validator.PrepareCode(realmID, userID, codeType, purpose, authorized)
@@ -307,7 +303,7 @@ func TestNonceLastInTheEffectsTransaction(t *testing.T) {
 		{"deactivate again", "PUT", "/manage/users/usr_alice/deactivate", "users.deactivate", ``, 400,
 			[]string{"get"}},
 		{"delete", "DELETE", "/manage/users/usr_alice", "users.delete", ``, 204,
-			[]string{"get", "begin", "use-once", "delete-credentials", "invalidate-codes", "delete", "commit"}},
+			[]string{"get", "begin", "use-once", "delete", "commit"}},
 		{"passkeys", "POST", "/register/fido2/init", "auth.register", `{}`, 501, nil},
 	}
 	for _, tc := range tests {

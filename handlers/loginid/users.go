@@ -212,13 +212,7 @@ func (h *handler) deleteUser(c *gin.Context, cl *caller, a *actor, username, use
 		return
 	}
 	if h.commit(c, cl, "delete the user", func(ctx context.Context) error {
-		if err := h.users.DeleteCredentials(ctx, a.realm.ID, u.ID); err != nil {
-			return err
-		}
-		if err := h.users.InvalidateCodes(ctx, a.realm.ID, u.ID, ""); err != nil {
-			return err
-		}
-		return h.users.Delete(ctx, a.realm.ID, u.ID)
+		return h.users.Delete(ctx, a.realm.ID, u.ID) // with their tokens, credentials and codes
 	}) {
 		c.Status(http.StatusNoContent)
 	}

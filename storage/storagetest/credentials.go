@@ -27,6 +27,7 @@ func testCredentialsAndCodes(t *testing.T, s *storage.Store) {
 		{"CodeUse", testCodeUse},
 		{"CodeAttemptsConcurrent", testCodeAttemptsConcurrent},
 		{"CodeDeleteAndPurge", testCodeDeleteAndPurge},
+		{"DeleteUserTakesCredentialsAndCodes", testDeleteUserTakesCredentialsAndCodes},
 	} {
 		// One store for the group: each test uses its own realm.
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, s) })
@@ -327,10 +328,46 @@ func testCodeDeleteAndPurge(t *testing.T, s *storage.Store) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := s.PurgeOneTimeCodes(ctx, base, 100); err != nil || n < 1 {
+	if n, err := s.PurgeExpired(ctx, base, 100); err != nil || n < 1 {
 		t.Fatalf("purge: %d %v", n, err)
 	}
 	if _, err := s.UseOneTimeCode(ctx, realm, "usr_del", "add_credential", strings.Repeat("f", 64), base, 5, false); err != nil {
 		t.Fatalf("purge took a live code: %v", err)
+	}
+}
+
+// Deleting a user, by whatever route, deletes their credentials and codes in
+// the same transaction, and no one else's.
+func testDeleteUserTakesCredentialsAndCodes(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	const realm = "rl_cred_delete"
+	gone, kept := newUser("usr_gone", realm, "gone", ""), newUser("usr_kept", realm, "kept", "")
+	createUser(t, s, gone)
+	createUser(t, s, kept)
+	createCredential(t, s, newCredential("dddddddd-0000-8000-8000-000000000001", realm, gone.ID, storage.CredentialPassword))
+	createCredential(t, s, newCredential("dddddddd-0000-8000-8000-000000000002", realm, kept.ID, storage.CredentialPassword))
+	hash := strings.Repeat("d", 64)
+	for _, c := range []*storage.OneTimeCode{
+		newCode("otc_gone", realm, gone.ID, "add_credential", hash),
+		newCode("otc_kept", realm, kept.ID, "add_credential", hash),
+	} {
+		if err := s.CreateOneTimeCode(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteUser(ctx, realm, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := s.ListCredentials(ctx, realm, gone.ID); err != nil || len(list) != 0 {
+		t.Errorf("credentials of the deleted user: %v %v", list, err)
+	}
+	if list, err := s.ListCredentials(ctx, realm, kept.ID); err != nil || len(list) != 1 {
+		t.Errorf("credentials of another user: %v %v", list, err)
+	}
+	if n, err := s.DeleteOneTimeCodes(ctx, realm, gone.ID, ""); err != nil || n != 0 {
+		t.Errorf("codes of the deleted user left: %d %v", n, err)
+	}
+	if n, err := s.DeleteOneTimeCodes(ctx, realm, kept.ID, ""); err != nil || n != 1 {
+		t.Errorf("codes of another user: %d %v", n, err)
 	}
 }

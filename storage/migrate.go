@@ -172,6 +172,24 @@ var migrations = []migration{
 	KEY authorization_codes_expires_at (expires_at))` + mysqlTable,
 		},
 	},
+	{
+		version: 6,
+		name:    "login requests and browser sessions",
+		sqlite: []string{
+			`CREATE TABLE login_requests (` + loginRequestColumns(sqliteBin, sqliteTime) + `)`,
+			`CREATE INDEX login_requests_expires_at ON login_requests (expires_at)`,
+			`CREATE TABLE browser_sessions (` + browserSessionColumns(sqliteBin, sqliteTime) + `)`,
+			`CREATE INDEX browser_sessions_user ON browser_sessions (realm, user_id)`,
+			`CREATE INDEX browser_sessions_expires_at ON browser_sessions (expires_at)`,
+		},
+		mysql: []string{
+			`CREATE TABLE IF NOT EXISTS login_requests (` + loginRequestColumns(mysqlBin, mysqlTime) + `,
+	KEY login_requests_expires_at (expires_at))` + mysqlTable,
+			`CREATE TABLE IF NOT EXISTS browser_sessions (` + browserSessionColumns(mysqlBin, mysqlTime) + `,
+	KEY browser_sessions_user (realm, user_id),
+	KEY browser_sessions_expires_at (expires_at))` + mysqlTable,
+		},
+	},
 }
 
 // credentialColumns returns the column list of credentials: the ways a

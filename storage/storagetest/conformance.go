@@ -58,6 +58,8 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"NestedTransactions", testNestedTransactions},
 		{"Purge", testPurge},
 		{"AuthorizeCodes", testAuthorizeCodes},
+		{"LoginRequests", testLoginRequests},
+		{"BrowserSessions", testBrowserSessions},
 		{"ClosedStore", testClosedStore},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserFindByLogin", testUserFindByLogin},

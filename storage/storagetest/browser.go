@@ -1,0 +1,108 @@
+package storagetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/storage"
+)
+
+// Pending login requests and browser sessions: round trips by the hash of
+// the browser's value, a request finished exactly once (under concurrency,
+// never after its expiry), sessions touched and ended.
+
+func testLoginRequests(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	r := &storage.LoginRequest{IDHash: sig("req"), CSRFHash: sig("csrf"), ClientID: "spa",
+		Form: "client_id=spa&state=x", CreatedAt: base, ExpiresAt: base.Add(10 * time.Minute)}
+	if err := s.CreateLoginRequest(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetLoginRequest(ctx, sig("req"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTime(t, "CreatedAt", got.CreatedAt, base.Truncate(time.Microsecond))
+	checkTime(t, "ExpiresAt", got.ExpiresAt, r.ExpiresAt.Truncate(time.Microsecond))
+	got.CreatedAt, got.ExpiresAt = r.CreatedAt.Truncate(time.Microsecond), r.ExpiresAt.Truncate(time.Microsecond)
+	want := *r
+	want.CreatedAt, want.ExpiresAt = got.CreatedAt, got.ExpiresAt
+	if *got != want {
+		t.Fatalf("GetLoginRequest = %+v, want %+v", got, want)
+	}
+	_, err = s.GetLoginRequest(ctx, sig("REQ"))
+	wantErrIs(t, "an unknown request", err, storage.ErrNotFound)
+	wantErrIs(t, "the same id twice", s.CreateLoginRequest(ctx, r), storage.ErrAlreadyExists)
+
+	// Finished exactly once, even by concurrent posts.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.FinishLoginRequest(ctx, sig("req"), base)
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, storage.ErrAlreadyUsed) && !storage.IsRetryable(err):
+			t.Errorf("FinishLoginRequest: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d concurrent finishes succeeded, want 1", won)
+	}
+	if got, _ := s.GetLoginRequest(ctx, sig("req")); got == nil || !got.Done {
+		t.Fatalf("finished request = %+v, want done", got)
+	}
+	// An expired request cannot be finished; an unknown one neither.
+	r2 := *r
+	r2.IDHash = sig("req-2")
+	if err := s.CreateLoginRequest(ctx, &r2); err != nil {
+		t.Fatal(err)
+	}
+	wantErrIs(t, "finishing an expired request", s.FinishLoginRequest(ctx, sig("req-2"), r2.ExpiresAt), storage.ErrAlreadyUsed)
+	wantErrIs(t, "finishing an unknown request", s.FinishLoginRequest(ctx, sig("nope"), base), storage.ErrAlreadyUsed)
+}
+
+func testBrowserSessions(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	b := &storage.BrowserSession{IDHash: sig("cookie"), SID: "sid-1", Realm: "rl_a", UserID: "usr_1", Username: "Ünïcode",
+		AuthTime: base, LastSeen: base, ExpiresAt: base.Add(24 * time.Hour)}
+	if err := s.CreateBrowserSession(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetBrowserSession(ctx, sig("cookie"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SID != "sid-1" || got.Realm != "rl_a" || got.UserID != "usr_1" || got.Username != "Ünïcode" {
+		t.Fatalf("GetBrowserSession = %+v", got)
+	}
+	checkTime(t, "AuthTime", got.AuthTime, base.Truncate(time.Microsecond))
+	checkTime(t, "ExpiresAt", got.ExpiresAt, b.ExpiresAt.Truncate(time.Microsecond))
+	later := base.Add(time.Hour)
+	if err := s.TouchBrowserSession(ctx, sig("cookie"), later); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetBrowserSession(ctx, sig("cookie")); got == nil || !got.LastSeen.Equal(later.Truncate(time.Microsecond)) {
+		t.Fatalf("after touch: %+v", got)
+	}
+	_, err = s.GetBrowserSession(ctx, sig("COOKIE"))
+	wantErrIs(t, "an unknown session", err, storage.ErrNotFound)
+	if err := s.DeleteBrowserSession(ctx, sig("cookie")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.GetBrowserSession(ctx, sig("cookie"))
+	wantErrIs(t, "a deleted session", err, storage.ErrNotFound)
+	if err := s.DeleteBrowserSession(ctx, sig("cookie")); err != nil {
+		t.Errorf("deleting a missing session: %v", err)
+	}
+}

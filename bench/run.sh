@@ -14,7 +14,8 @@
 # (as the demo user), legacy_login and legacy_refresh (as users they sign
 # up), apt_grant and users_me (as the demo environment's account provider;
 # skipped with a note when dev-credentials.txt names no environment),
-# signup_token and its burst (with the demo API key; skipped without one),
+# service_token (with the demo API credential), signup_token and its burst
+# (with the demo API key; each skipped without it),
 # then a burst of password logins at BENCH_BURST
 # concurrency whose line's rss_peak_mib is the server's peak RSS so far; then
 # the generated config with access_token_format: opaque runs
@@ -324,8 +325,8 @@ creds=$(
 	set +u
 	# shellcheck disable=SC1090
 	. "$cred" >/dev/null
-	printf '%s\n%s\n%s\n%s\n%s\n%s\n%s\n' "${DEMO_CLIENT_ID-}" "${DEMO_CLIENT_SECRET-}" "${DEMO_USERNAME-}" "${DEMO_PASSWORD-}" \
-		"${DEMO_ENVIRONMENT_GUID-}" "${DEMO_ENVIRONMENT_KEY-}" "${DEMO_API_KEY-}"
+	printf '%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n' "${DEMO_CLIENT_ID-}" "${DEMO_CLIENT_SECRET-}" "${DEMO_USERNAME-}" "${DEMO_PASSWORD-}" \
+		"${DEMO_ENVIRONMENT_GUID-}" "${DEMO_ENVIRONMENT_KEY-}" "${DEMO_API_KEY-}" "${DEMO_CREDENTIAL_ID-}" "${DEMO_CREDENTIAL_KEY-}"
 )
 {
 	IFS= read -r DEMO_CLIENT_ID
@@ -335,6 +336,8 @@ creds=$(
 	IFS= read -r DEMO_ENVIRONMENT_GUID
 	IFS= read -r DEMO_ENVIRONMENT_KEY
 	IFS= read -r DEMO_API_KEY
+	IFS= read -r DEMO_CREDENTIAL_ID
+	IFS= read -r DEMO_CREDENTIAL_KEY
 } <<<"$creds"
 unset creds
 [[ -n $DEMO_CLIENT_ID && -n $DEMO_CLIENT_SECRET ]] || die "$cred sets no DEMO_CLIENT_ID/DEMO_CLIENT_SECRET"
@@ -379,6 +382,15 @@ if ((have_environment)); then
 	run_bench apt_grant,users_me
 else
 	echo "run.sh: skipping apt_grant and users_me: $cred sets no DEMO_ENVIRONMENT_GUID/DEMO_ENVIRONMENT_KEY (a data dir from before the Work API?)" >&2
+fi
+# LoginID: a guarded route, each request with a fresh service token that the
+# harness signs (ES256 verify + nonce INSERT + user read on the server).
+if [[ -n $DEMO_CREDENTIAL_ID && -n $DEMO_CREDENTIAL_KEY ]]; then
+	[[ $DEMO_CREDENTIAL_KEY == /* ]] || DEMO_CREDENTIAL_KEY=$tmp/$DEMO_CREDENTIAL_KEY
+	export DEMO_CREDENTIAL_ID DEMO_CREDENTIAL_KEY
+	run_bench service_token
+else
+	echo "run.sh: skipping service_token: $cred sets no DEMO_CREDENTIAL_ID/DEMO_CREDENTIAL_KEY" >&2
 fi
 # AuthRocket signups (one argon2id hash each, then the conversion), then a
 # burst that the bound on hashes must hold (503s, bounded RSS).

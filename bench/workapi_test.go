@@ -545,7 +545,7 @@ func TestWorkAPIScenariosAgainstFakeServer(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	args := []string{"-url", srv.URL, "-scenario", "apt_grant,users_me", "-concurrency", "3",
-		"-duration", "50ms", "-warmup", "0", "-db", "fake", "-apt-rate", "20000"}
+		"-duration", "20ms", "-warmup", "0", "-db", "fake", "-apt-rate", "100000"}
 	if code := run(args, env(vars), &stdout, &stderr); code != 0 {
 		t.Fatalf("run exit %d, stderr: %s", code, stderr.String())
 	}

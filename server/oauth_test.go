@@ -325,10 +325,10 @@ func TestOperationalRoutes(t *testing.T) {
 	if md["issuer"] != f.snap.Issuer || md["token_endpoint"] != f.url("/oauth2/token") {
 		t.Errorf("metadata: %v", md)
 	}
-	if rt, _ := md["response_types_supported"].([]any); rt == nil || len(rt) != 0 {
-		t.Errorf("response_types_supported = %v; want [] (no authorization endpoint)", md["response_types_supported"])
+	if rt, _ := md["response_types_supported"].([]any); fmt.Sprint(rt) != "[code]" || md["authorization_endpoint"] != f.url("/oauth2/authorize") {
+		t.Errorf("response_types_supported = %v, authorization_endpoint = %v", md["response_types_supported"], md["authorization_endpoint"])
 	}
-	if gt, _ := md["grant_types_supported"].([]any); fmt.Sprint(gt) != "[client_credentials password refresh_token urn:ietf:params:oauth:grant-type:jwt-bearer]" {
+	if gt, _ := md["grant_types_supported"].([]any); fmt.Sprint(gt) != "[client_credentials password authorization_code refresh_token urn:ietf:params:oauth:grant-type:jwt-bearer]" {
 		t.Errorf("grant_types_supported = %v; want only what works", md["grant_types_supported"])
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/handlers/authrocket"
 	"github.com/latchkey/latchkey/handlers/grants"
 	"github.com/latchkey/latchkey/handlers/legacy"
+	"github.com/latchkey/latchkey/handlers/login"
 	"github.com/latchkey/latchkey/handlers/loginid"
 	"github.com/latchkey/latchkey/handlers/oauth"
 	"github.com/latchkey/latchkey/handlers/surface"
@@ -41,6 +42,7 @@ var Surfaces = []surface.Surface{
 	authrocket.Surface{},
 	loginid.Surface{},
 	legacy.Surface{},
+	login.Surface{},
 }
 
 // Options tune a Server; the zero value is production.
@@ -180,6 +182,8 @@ func (s *Server) routes(cr *core.Core) (*gin.Engine, error) {
 	oh, err := oauth.New(cr, oauth.Options{
 		Logger:   s.log,
 		OnIssued: func(g string) { s.metrics.issued.WithLabelValues(g).Inc() },
+		// handlers/login serves the authorization endpoint.
+		Browser: &oauth.Browser{AuthorizationPath: login.AuthorizePath, Prompts: login.Prompts},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -1,0 +1,166 @@
+package core
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/latchkey/latchkey/accounts"
+	"github.com/latchkey/latchkey/storage"
+)
+
+// Browser sign-in state for the login surface: pending authorization
+// requests (the login page waits for a password) and browser sessions
+// (single sign-on within a realm). The browser holds random values — the
+// request id and CSRF token in the page, the session cookie — and the
+// database only their SHA-256, so a database reader cannot take over a
+// login or a session. Everything lives in the database: a page shown by one
+// replica can be posted to another.
+
+// LoginRequestLifetime is how long a login page stays usable.
+const LoginRequestLifetime = 10 * time.Minute
+
+// Errors of the browser operations.
+var (
+	// ErrLoginGone: the pending request is unknown, expired or finished.
+	ErrLoginGone = errors.New("core: the sign-in request is unknown, expired or already finished")
+	// ErrBadCSRF: the form's CSRF token is not the request's.
+	ErrBadCSRF = errors.New("core: the form's CSRF token does not match its sign-in request")
+)
+
+// PendingLogin is a stored authorization request waiting for a login: ID
+// and CSRF go into the login form.
+type PendingLogin struct {
+	ID, CSRF string
+}
+
+// StartLogin stores r as a pending request and returns the values for its
+// login form. A failure is ErrUnavailable.
+func (c *Core) StartLogin(ctx context.Context, r *AuthorizeRequest) (*PendingLogin, error) {
+	id, err := randomToken("")
+	if err != nil {
+		return nil, err
+	}
+	csrf, err := randomToken("")
+	if err != nil {
+		return nil, err
+	}
+	now := c.now()
+	err = c.store.CreateLoginRequest(ctx, &storage.LoginRequest{
+		IDHash: Signature(id), CSRFHash: Signature(csrf), ClientID: r.Client.ID,
+		Form: r.Form.Encode(), CreatedAt: now, ExpiresAt: now.Add(LoginRequestLifetime),
+	})
+	if err != nil {
+		return nil, unavailable("store login request", err)
+	}
+	return &PendingLogin{ID: id, CSRF: csrf}, nil
+}
+
+// ResumeLogin finds the pending request id, checks the form's csrf against
+// it (constant time) and parses its authorization request again against
+// this snapshot (a reload may have changed the client). Errors:
+// ErrLoginGone, ErrBadCSRF, an *AuthorizeError, ErrUnavailable. It reads
+// only.
+func (c *Core) ResumeLogin(ctx context.Context, id, csrf string) (*AuthorizeRequest, error) {
+	if id == "" || len(id) > 100 {
+		return nil, ErrLoginGone
+	}
+	p, err := c.store.GetLoginRequest(ctx, Signature(id))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, ErrLoginGone
+	case err != nil:
+		return nil, unavailable("read login request", err)
+	case p.Done || !c.now().Before(p.ExpiresAt):
+		return nil, ErrLoginGone
+	}
+	if subtle.ConstantTimeCompare([]byte(Signature(csrf)), []byte(p.CSRFHash)) != 1 {
+		return nil, ErrBadCSRF
+	}
+	form, err := url.ParseQuery(p.Form)
+	if err != nil {
+		return nil, ErrLoginGone
+	}
+	return c.ParseAuthorize(ctx, form)
+}
+
+// BrowserSession is a signed-in browser: SID is its public id, Cookie the
+// value to set (only when just created).
+type BrowserSession struct {
+	SID, Realm, UserID, Username string
+	AuthTime                     time.Time
+	Cookie                       string
+	ExpiresAt                    time.Time
+}
+
+// CompleteLogin finishes the pending request id for user (who has just
+// passed the password check) and starts a browser session for them:
+// exactly once per request, whatever the number of concurrent posts
+// (ErrLoginGone for the others). A failure is ErrUnavailable.
+func (c *Core) CompleteLogin(ctx context.Context, id string, user *accounts.User) (*BrowserSession, error) {
+	cookie, err := randomToken("")
+	if err != nil {
+		return nil, err
+	}
+	sid, err := randomToken("")
+	if err != nil {
+		return nil, err
+	}
+	now := c.now().UTC().Truncate(time.Second)
+	b := &BrowserSession{SID: sid, Realm: user.Realm, UserID: user.ID, Username: user.Username, AuthTime: now, Cookie: cookie, ExpiresAt: now.Add(c.snap.Sessions.TTL)}
+	err = c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.store.FinishLoginRequest(ctx, Signature(id), now); err != nil {
+			return err
+		}
+		return c.store.CreateBrowserSession(ctx, &storage.BrowserSession{
+			IDHash: Signature(cookie), SID: sid, Realm: user.Realm, UserID: user.ID, Username: user.Username,
+			AuthTime: now, LastSeen: now, ExpiresAt: b.ExpiresAt,
+		})
+	})
+	switch {
+	case errors.Is(err, storage.ErrAlreadyUsed):
+		return nil, ErrLoginGone
+	case err != nil:
+		return nil, unavailable("start browser session", err)
+	}
+	return b, nil
+}
+
+// touchEvery is how stale last_seen may get before a use writes it: an
+// idle timeout of hours needs no write per page.
+const touchEvery = time.Minute
+
+// Session returns the live browser session of cookie in realm, or nil: a
+// session that is unknown, past sessions.ttl, idle past
+// sessions.idle_timeout, of another realm or whose user is no longer
+// active is no session. A failure is ErrUnavailable.
+func (c *Core) Session(ctx context.Context, cookie, realm string) (*BrowserSession, error) {
+	if cookie == "" || len(cookie) > 100 {
+		return nil, nil
+	}
+	b, err := c.store.GetBrowserSession(ctx, Signature(cookie))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, unavailable("read browser session", err)
+	}
+	now := c.now()
+	if !now.Before(b.ExpiresAt) || now.Sub(b.LastSeen) >= c.snap.Sessions.IdleTimeout || b.Realm != realm {
+		return nil, nil
+	}
+	switch _, err := c.accounts.ActiveID(ctx, b.Realm, b.UserID, "", ""); {
+	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, accounts.ErrUserDeactivated):
+		return nil, nil
+	case err != nil:
+		return nil, unavailable("read the session's user", err)
+	}
+	if now.Sub(b.LastSeen) >= touchEvery {
+		if err := c.store.TouchBrowserSession(ctx, b.IDHash, now); err != nil {
+			return nil, unavailable("touch browser session", err)
+		}
+	}
+	return &BrowserSession{SID: b.SID, Realm: b.Realm, UserID: b.UserID, Username: b.Username, AuthTime: b.AuthTime, ExpiresAt: b.ExpiresAt}, nil
+}

@@ -1,0 +1,300 @@
+package login
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ory/fosite"
+
+	"github.com/latchkey/latchkey/accounts"
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/handlers/surface"
+)
+
+// Paths of the routes this surface mounts.
+const (
+	AuthorizePath = core.AuthorizePath
+	LoginPath     = "/login"
+	AssetsPath    = "/login/assets"
+	// CookieName is the browser session cookie.
+	CookieName = "latchkey_session"
+)
+
+// Prompts are the prompt values this surface honours (for discovery).
+var Prompts = []string{core.PromptNone, core.PromptLogin}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets/style.css
+var styleCSS []byte
+
+var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+
+// Surface is the browser sign-in surface contract. It is always on, at the
+// root: its paths are the standard ones discovery names.
+type Surface struct{}
+
+var _ surface.Surface = Surface{}
+
+// Name returns "login".
+func (Surface) Name() string { return "login" }
+
+// Prefix returns the root, enabled.
+func (Surface) Prefix(*config.Snapshot) (string, bool) { return "", true }
+
+// Mount registers the routes for env's snapshot.
+func (Surface) Mount(r gin.IRouter, env surface.Env) {
+	newHandler(env.Core, env.Logger).register(r)
+}
+
+// coreOps are the core operations the login surface calls.
+type coreOps interface {
+	Snapshot() *config.Snapshot
+	Now() time.Time
+	ParseAuthorize(ctx context.Context, form url.Values) (*core.AuthorizeRequest, error)
+	FinishAuthorize(ctx context.Context, r *core.AuthorizeRequest, a core.Authorization) (string, error)
+	Fail(r *core.AuthorizeRequest, e *fosite.RFC6749Error) *core.AuthorizeError
+	StartLogin(ctx context.Context, r *core.AuthorizeRequest) (*core.PendingLogin, error)
+	ResumeLogin(ctx context.Context, id, csrf string) (*core.AuthorizeRequest, error)
+	CompleteLogin(ctx context.Context, id string, user *accounts.User) (*core.BrowserSession, error)
+	Session(ctx context.Context, cookie, realm string) (*core.BrowserSession, error)
+	VerifyPassword(ctx context.Context, realmID, login, password string) (*accounts.User, error)
+}
+
+type handler struct {
+	core coreOps
+	log  *slog.Logger
+	// secure sets the cookie's Secure attribute (an https issuer).
+	secure bool
+}
+
+func newHandler(c coreOps, log *slog.Logger) *handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &handler{core: c, log: log, secure: strings.HasPrefix(c.Snapshot().Issuer, "https://")}
+}
+
+func (h *handler) register(r gin.IRouter) {
+	r.GET(AuthorizePath, h.authorize)
+	r.POST(AuthorizePath, h.authorize)
+	r.POST(LoginPath, h.login)
+	r.GET(AssetsPath+"/style.css", serveCSS)
+}
+
+// htmlHeaders are set on every HTML answer.
+func htmlHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Pragma", "no-cache")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	// No form-action: browsers apply it to the redirect that follows the
+	// login form, which goes to the client.
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Referrer-Policy", "no-referrer")
+}
+
+func serveCSS(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=3600")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, "text/css; charset=utf-8", styleCSS)
+}
+
+// form reads the parameters of a GET (query) or a POST (form body, under
+// the server's body cap); false when the body was refused.
+func (h *handler) form(c *gin.Context) (url.Values, bool) {
+	if c.Request.Method == http.MethodGet {
+		return c.Request.URL.Query(), true
+	}
+	if err := c.Request.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.errorPage(c, http.StatusRequestEntityTooLarge, "invalid_request", "The request is larger than the 64 KiB limit.")
+		} else {
+			h.errorPage(c, http.StatusBadRequest, "invalid_request", "The form could not be read.")
+		}
+		return nil, false
+	}
+	return c.Request.PostForm, true
+}
+
+// authorize serves the authorization endpoint: a valid request with a live
+// session of the client's realm (within max_age, no prompt=login) goes
+// straight back with a code; prompt=none without one gets login_required;
+// anything else shows the login page.
+func (h *handler) authorize(c *gin.Context) {
+	form, ok := h.form(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	req, err := h.core.ParseAuthorize(ctx, form)
+	if err != nil {
+		h.authorizeFailed(c, err)
+		return
+	}
+	if req.Client.Consent == config.ConsentRequired || req.HasPrompt(core.PromptConsent) {
+		// The consent page is not built yet: say so rather than skip it.
+		h.redirect(c, h.core.Fail(req, core.ErrConsentRequired.WithHint("This server cannot ask for consent yet.")).RedirectURL())
+		return
+	}
+	cookie, _ := c.Cookie(CookieName)
+	sess, err := h.core.Session(ctx, cookie, req.Client.Realm)
+	if err != nil {
+		h.unavailable(c, err)
+		return
+	}
+	if sess != nil && !req.HasPrompt(core.PromptLogin) && (!req.HasMaxAge || h.core.Now().Sub(sess.AuthTime) <= req.MaxAge) {
+		h.finish(c, req, sess)
+		return
+	}
+	if req.HasPrompt(core.PromptNone) {
+		h.redirect(c, h.core.Fail(req, core.ErrLoginRequired.WithHint("The user is not signed in.")).RedirectURL())
+		return
+	}
+	p, err := h.core.StartLogin(ctx, req)
+	if err != nil {
+		h.unavailable(c, err)
+		return
+	}
+	h.loginPage(c, http.StatusOK, req, p.ID, p.CSRF, req.LoginHint, "")
+}
+
+// genericFailure is the one message for every failed login (unknown user,
+// wrong password, deactivated, locked out).
+const genericFailure = "The username or password is incorrect, or the account cannot sign in right now."
+
+// login takes the login form: the pending request and its CSRF token,
+// then the one password check; success starts a browser session and
+// finishes the request.
+func (h *handler) login(c *gin.Context) {
+	form, ok := h.form(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	id := form.Get("request")
+	req, err := h.core.ResumeLogin(ctx, id, form.Get("csrf"))
+	switch {
+	case errors.Is(err, core.ErrLoginGone):
+		h.errorPage(c, http.StatusBadRequest, "invalid_request", "This sign-in page has expired or was already used. Go back to the application and sign in again.")
+		return
+	case errors.Is(err, core.ErrBadCSRF):
+		h.errorPage(c, http.StatusBadRequest, "invalid_request", "The sign-in form is out of date or did not come from this page. Go back to the application and sign in again.")
+		return
+	case err != nil:
+		h.authorizeFailed(c, err)
+		return
+	}
+	username, password := form.Get("username"), form.Get("password")
+	user, err := h.core.VerifyPassword(ctx, req.Client.Realm, username, password)
+	switch {
+	case errors.Is(err, accounts.ErrBusy):
+		c.Header("Retry-After", "2")
+		h.errorPage(c, http.StatusServiceUnavailable, "temporarily_unavailable", "Too many sign-ins at once. Wait a moment and try again.")
+		return
+	case errors.Is(err, accounts.ErrUnavailable) || errors.Is(err, core.ErrUnavailable):
+		h.unavailable(c, err)
+		return
+	case err != nil:
+		h.loginPage(c, http.StatusUnauthorized, req, id, form.Get("csrf"), username, genericFailure)
+		return
+	}
+	sess, err := h.core.CompleteLogin(ctx, id, user)
+	switch {
+	case errors.Is(err, core.ErrLoginGone):
+		h.errorPage(c, http.StatusBadRequest, "invalid_request", "This sign-in page has expired or was already used. Go back to the application and sign in again.")
+		return
+	case err != nil:
+		h.unavailable(c, err)
+		return
+	}
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: CookieName, Value: sess.Cookie, Path: "/", HttpOnly: true, Secure: h.secure,
+		SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt, MaxAge: int(time.Until(sess.ExpiresAt).Seconds()),
+	})
+	h.finish(c, req, sess)
+}
+
+// finish issues the request's code for the session's user.
+func (h *handler) finish(c *gin.Context, req *core.AuthorizeRequest, sess *core.BrowserSession) {
+	to, err := h.core.FinishAuthorize(c.Request.Context(), req, core.Authorization{
+		UserID: sess.UserID, Username: sess.Username, AuthTime: sess.AuthTime, SessionID: sess.SID,
+	})
+	if err != nil {
+		h.authorizeFailed(c, err)
+		return
+	}
+	h.redirect(c, to)
+}
+
+func (h *handler) redirect(c *gin.Context, to string) {
+	core.WriteAuthorizeRedirect(c.Writer, to)
+	c.Abort()
+}
+
+// authorizeFailed redirects a redirectable error to the client and shows
+// any other on the error page.
+func (h *handler) authorizeFailed(c *gin.Context, err error) {
+	var ae *core.AuthorizeError
+	if errors.As(err, &ae) {
+		if to := ae.RedirectURL(); to != "" {
+			h.redirect(c, to)
+			return
+		}
+		h.errorPage(c, http.StatusBadRequest, ae.Code, ae.Description)
+		return
+	}
+	h.unavailable(c, err)
+}
+
+func (h *handler) unavailable(c *gin.Context, err error) {
+	h.log.ErrorContext(c.Request.Context(), "login: request failed on the server side",
+		"path", c.FullPath(), "request_id", c.Writer.Header().Get("X-Request-Id"), "error", err)
+	c.Header("Retry-After", "2")
+	h.errorPage(c, http.StatusServiceUnavailable, "temporarily_unavailable", "Sign-in is unavailable right now. Try again in a moment.")
+}
+
+type loginData struct {
+	Assets, Action, ClientName, RealmName, LoginLabel string
+	RequestID, CSRF, Username, Error                  string
+	EmailLogin                                        bool
+}
+
+func (h *handler) loginPage(c *gin.Context, status int, req *core.AuthorizeRequest, id, csrf, username, msg string) {
+	realm := h.core.Snapshot().Realm(req.Client.Realm)
+	d := loginData{Assets: AssetsPath, Action: LoginPath, ClientName: req.Client.DisplayName(), LoginLabel: "Username",
+		RequestID: id, CSRF: csrf, Username: username, Error: msg}
+	if realm != nil {
+		d.RealmName = realm.Name
+		if realm.UsernameIsEmail {
+			d.LoginLabel, d.EmailLogin = "E-mail", true
+		}
+	}
+	h.render(c, status, "login.html", d)
+}
+
+func (h *handler) errorPage(c *gin.Context, status int, code, msg string) {
+	h.render(c, status, "error.html", map[string]string{"Assets": AssetsPath, "Title": "Sign-in problem", "Message": msg, "Code": code})
+}
+
+func (h *handler) render(c *gin.Context, status int, name string, data any) {
+	htmlHeaders(c.Writer)
+	c.Status(status)
+	if err := pages.ExecuteTemplate(c.Writer, name, data); err != nil {
+		h.log.ErrorContext(c.Request.Context(), "login: render page", "page", name, "error", err)
+	}
+	c.Abort()
+}

@@ -11,7 +11,8 @@ import (
 const defaultPurgeBatch = 500
 
 // PurgeExpired deletes the rows of access_tokens, refresh_tokens, used_ids,
-// signup_tokens, one_time_codes and authorization_codes whose expiry is
+// signup_tokens, one_time_codes, authorization_codes, login_requests and
+// browser_sessions whose expiry is
 // before before (and stale login_attempts), batch rows at a time (batch ≤ 0
 // means 500): it selects a batch of keys by the expires_at index, deletes
 // those, and
@@ -36,6 +37,8 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time, batch int) (
 		func() (int64, error) {
 			return purgeTable[string](ctx, s, "authorization_codes", "signature", before, batch)
 		},
+		func() (int64, error) { return purgeTable[string](ctx, s, "login_requests", "id_hash", before, batch) },
+		func() (int64, error) { return purgeTable[string](ctx, s, "browser_sessions", "id_hash", before, batch) },
 	} {
 		n, err := purge()
 		total += n

@@ -106,3 +106,30 @@ func testBrowserSessions(t *testing.T, s *storage.Store) {
 		t.Errorf("deleting a missing session: %v", err)
 	}
 }
+
+// testBrowserPurge: expired pending requests and sessions are purged, live
+// ones kept.
+func testBrowserPurge(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	for name, exp := range map[string]time.Time{"old": base.Add(-time.Second), "new": base.Add(time.Hour)} {
+		if err := s.CreateLoginRequest(ctx, &storage.LoginRequest{IDHash: sig("req-" + name), CSRFHash: sig("c"), ClientID: "spa", CreatedAt: base, ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateBrowserSession(ctx, &storage.BrowserSession{IDHash: sig("sess-" + name), SID: name, Realm: "rl_a", UserID: "usr_1", AuthTime: base, LastSeen: base, ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.PurgeExpired(ctx, base, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.GetLoginRequest(ctx, sig("req-old"))
+	wantErrIs(t, "an expired request after purge", err, storage.ErrNotFound)
+	_, err = s.GetBrowserSession(ctx, sig("sess-old"))
+	wantErrIs(t, "an expired session after purge", err, storage.ErrNotFound)
+	if _, err := s.GetLoginRequest(ctx, sig("req-new")); err != nil {
+		t.Errorf("a live request after purge: %v", err)
+	}
+	if _, err := s.GetBrowserSession(ctx, sig("sess-new")); err != nil {
+		t.Errorf("a live session after purge: %v", err)
+	}
+}

@@ -60,6 +60,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"AuthorizeCodes", testAuthorizeCodes},
 		{"LoginRequests", testLoginRequests},
 		{"BrowserSessions", testBrowserSessions},
+		{"BrowserPurge", testBrowserPurge},
 		{"ClosedStore", testClosedStore},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserFindByLogin", testUserFindByLogin},

@@ -53,17 +53,16 @@ func challengeOf(v string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-func newFlow(t *testing.T) *flow {
-	t.Helper()
+func newFlow(t *testing.T) *flow { return newFlowWith(t, nil) }
+
+// flowSnapshot is the flow's config for issuer, changed by edit if set.
+func flowSnapshot(tb testing.TB, issuer string, edit func(string) string) *config.Snapshot {
+	tb.Helper()
 	key, err := config.GenerateKey(config.AlgES256)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	pem, _ := config.EncodePrivateKeyPEM(key)
-	f := &flow{t: t}
-	srv := httptest.NewServer(nil)
-	t.Cleanup(srv.Close)
-	f.url = srv.URL
 	yaml := fmt.Sprintf(`
 issuer: %s
 signing_keys:
@@ -98,11 +97,26 @@ clients:
     secret: %s
     auth_method: client_secret_basic
     grant_types: [client_credentials]
-`, srv.URL, strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", `\n`), spaRedirect, spaRedirect, webSecret, webRedirect, webSecret)
-	snap, err := config.Parse("core.yaml", []byte(yaml), t.TempDir(), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
+`, issuer, strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", `\n`), spaRedirect, spaRedirect, webSecret, webRedirect, webSecret)
+	if edit != nil {
+		yaml = edit(yaml)
 	}
+	snap, err := config.Parse("core.yaml", []byte(yaml), tb.TempDir(), func(string) (string, bool) { return "", false })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return snap
+}
+
+// newFlowWith starts the flow on the config changed by edit.
+func newFlowWith(t *testing.T, edit func(string) string) *flow {
+	t.Helper()
+	f := &flow{t: t}
+	srv := httptest.NewServer(nil)
+	t.Cleanup(srv.Close)
+	f.url = srv.URL
+	snap := flowSnapshot(t, srv.URL, edit)
+	var err error
 	f.snap = snap
 	store := storagetest.OpenSQLite(t)
 	acc := accounts.New(store, accounts.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -549,4 +563,46 @@ func TestCodeBindings(t *testing.T) {
 		status, body := f.token(form, "backend", webSecret)
 		wantTokenError(t, "exchange by backend", status, body, http.StatusBadRequest, "unauthorized_client")
 	})
+}
+
+// A client's id_token_signed_response_alg picks the signing key of that
+// alg (here not the active one) for its ID tokens; at_hash follows the alg.
+func TestIDTokenSignedWithTheClientsAlg(t *testing.T) {
+	rsaKey, err := config.GenerateKey(config.AlgRS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, _ := config.EncodePrivateKeyPEM(rsaKey)
+	f := newFlowWith(t, func(y string) string {
+		y = strings.Replace(y, "signing_keys:\n", "signing_keys:\n  - {kid: r1, alg: RS256, pem: \""+strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", `\n`)+"\"}\n", 1)
+		// r1 first would make it active: move k1 back in front.
+		lines := strings.Split(y, "\n")
+		for i, l := range lines {
+			if strings.Contains(l, "kid: k1") {
+				lines[i], lines[i-1] = lines[i-1], lines[i]
+				break
+			}
+		}
+		y = strings.Join(lines, "\n")
+		return strings.Replace(y, "    scopes: [openid, profile, email, offline_access]\n", "    scopes: [openid, profile, email, offline_access]\n    id_token_signed_response_alg: RS256\n", 1)
+	})
+	if f.snap.ActiveSigningKey().KID != "k1" || f.snap.Client("spa").IDTokenSignedResponseAlg != config.AlgRS256 {
+		t.Fatalf("config: active %s, spa alg %q", f.snap.ActiveSigningKey().KID, f.snap.Client("spa").IDTokenSignedResponseAlg)
+	}
+	status, tok := f.token(exchange(f.code(spaParams())))
+	if status != http.StatusOK {
+		t.Fatalf("token = %d %v", status, tok)
+	}
+	idt, err := jwt.ParseSigned(tok["id_token"].(string), []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatalf("ID token is not RS256: %v", err)
+	}
+	var claims map[string]any
+	if err := idt.Claims(rsaKey.Public(), &claims); err != nil || idt.Headers[0].KeyID != "r1" {
+		t.Fatalf("ID token: kid %q, %v", idt.Headers[0].KeyID, err)
+	}
+	// The access token is still signed by the active key.
+	if _, err := jwt.ParseSigned(tok["access_token"].(string), []jose.SignatureAlgorithm{jose.ES256}); err != nil {
+		t.Errorf("access token: %v", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -318,4 +319,66 @@ func cloneForm(f url.Values, kv ...string) url.Values {
 		out.Set(kv[i], kv[i+1])
 	}
 	return out
+}
+
+// Bad input on the browser routes is a 4xx page, never a 500, and
+// whatever the user typed is escaped.
+func TestLoginPageBadInput(t *testing.T) {
+	f := newFixture(t, fixtureOpts{edit: browserClients})
+	f.addUser("alice", alicePassword)
+	b := newBrowser(t, f)
+
+	// The authorization request as a form POST works like the GET.
+	sum := sha256.Sum256([]byte(pkceVerifier))
+	post := url.Values{"client_id": {"web"}, "response_type": {"code"}, "redirect_uri": {webRedirect}, "scope": {"openid"},
+		"state": {"state-0123456789"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+		"login_hint": {`"><script>alert(1)</script>`}}
+	p := b.post("/oauth2/authorize", post)
+	if p.status != http.StatusOK || strings.Contains(p.body, "<script>") || !strings.Contains(p.body, "&lt;script&gt;") {
+		t.Fatalf("POST authorize with a hostile login_hint = %d %s", p.status, p.body)
+	}
+	form := loginForm(t, p)
+
+	for name, tc := range map[string]struct {
+		path, body string
+		status     int
+	}{
+		"malformed form":      {"/login", "request=%zz", http.StatusBadRequest},
+		"oversized form":      {"/login", "username=" + strings.Repeat("a", 70<<10), http.StatusRequestEntityTooLarge},
+		"empty form":          {"/login", "", http.StatusBadRequest},
+		"malformed authorize": {"/oauth2/authorize", "client_id=%zz", http.StatusBadRequest},
+		"huge request id":     {"/login", "request=" + strings.Repeat("x", 10<<10) + "&csrf=y", http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, f.url(tc.path), strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		p := b.do(req)
+		if p.status != tc.status {
+			t.Errorf("%s = %d %.200s, want %d", name, p.status, p.body, tc.status)
+		}
+	}
+
+	// Two concurrent posts of one form: one sign-in, the other the error page.
+	good := cloneForm(form, "username", "alice", "password", alicePassword)
+	var wg sync.WaitGroup
+	results := make([]page, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = newBrowser(t, f).post("/login", good)
+		}()
+	}
+	wg.Wait()
+	codes := 0
+	for _, r := range results {
+		switch {
+		case r.status == http.StatusSeeOther && r.loc.Query().Get("code") != "":
+			codes++
+		case r.status != http.StatusBadRequest:
+			t.Errorf("concurrent post = %d %s", r.status, r.body)
+		}
+	}
+	if codes != 1 {
+		t.Fatalf("%d of 2 concurrent posts of one form signed in, want 1", codes)
+	}
 }

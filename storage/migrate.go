@@ -190,6 +190,20 @@ var migrations = []migration{
 	KEY browser_sessions_expires_at (expires_at))` + mysqlTable,
 		},
 	},
+	{
+		version: 7,
+		name:    "consents and session grants",
+		sqlite: []string{
+			`CREATE TABLE consents (` + consentColumns(sqliteBin, sqliteTime) + `)`,
+			`CREATE TABLE session_grants (` + sessionGrantColumns(sqliteBin, sqliteTime) + `)`,
+			`CREATE INDEX session_grants_expires_at ON session_grants (expires_at)`,
+		},
+		mysql: []string{
+			`CREATE TABLE IF NOT EXISTS consents (` + consentColumns(mysqlBin, mysqlTime) + `)` + mysqlTable,
+			`CREATE TABLE IF NOT EXISTS session_grants (` + sessionGrantColumns(mysqlBin, mysqlTime) + `,
+	KEY session_grants_expires_at (expires_at))` + mysqlTable,
+		},
+	},
 }
 
 // credentialColumns returns the column list of credentials: the ways a

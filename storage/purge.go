@@ -11,11 +11,10 @@ import (
 const defaultPurgeBatch = 500
 
 // PurgeExpired deletes the rows of access_tokens, refresh_tokens, used_ids,
-// signup_tokens, one_time_codes, authorization_codes, login_requests and
-// browser_sessions whose expiry is
-// before before (and stale login_attempts), batch rows at a time (batch ≤ 0
-// means 500): it selects a batch of keys by the expires_at index, deletes
-// those, and
+// signup_tokens, one_time_codes, authorization_codes, login_requests,
+// browser_sessions and session_grants whose expiry is before before (and
+// stale login_attempts), batch rows at a time (batch ≤ 0 means 500): it
+// selects a batch of keys by the expires_at index, deletes those, and
 // repeats until a batch comes back short. Each batch is its own statement,
 // outside any transaction, so no lock is held for long. Refresh tokens are
 // kept, used or not, until their own expiry: reuse detection needs them.
@@ -39,6 +38,7 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time, batch int) (
 		},
 		func() (int64, error) { return purgeTable[string](ctx, s, "login_requests", "id_hash", before, batch) },
 		func() (int64, error) { return purgeTable[string](ctx, s, "browser_sessions", "id_hash", before, batch) },
+		func() (int64, error) { return s.purgeSessionGrants(ctx, before, batch) },
 	} {
 		n, err := purge()
 		total += n
@@ -104,6 +104,26 @@ func (s *Store) RunPurger(ctx context.Context, interval, grace time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		}
+	}
+}
+
+// purgeSessionGrants deletes expired session_grants rows, batch at a time
+// (the table's key has two columns, so it does not fit purgeTable).
+func (s *Store) purgeSessionGrants(ctx context.Context, before time.Time, batch int) (int64, error) {
+	var total int64
+	for {
+		q := "DELETE FROM session_grants WHERE expires_at < ? LIMIT ?"
+		if s.driver == DriverSQLite {
+			q = "DELETE FROM session_grants WHERE rowid IN (SELECT rowid FROM session_grants WHERE expires_at < ? LIMIT ?)"
+		}
+		res := s.db(ctx).Exec(q, before, batch)
+		if res.Error != nil {
+			return total, mapErr("purge session_grants", res.Error)
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < int64(batch) {
+			return total, nil
 		}
 	}
 }

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,5 +132,63 @@ func testBrowserPurge(t *testing.T, s *storage.Store) {
 	}
 	if _, err := s.GetBrowserSession(ctx, sig("sess-new")); err != nil {
 		t.Errorf("a live session after purge: %v", err)
+	}
+}
+
+// testConsents: a decision per user and client, replaced by the next one.
+func testConsents(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	_, err := s.GetConsent(ctx, "rl_a", "usr_1", "web")
+	wantErrIs(t, "no consent yet", err, storage.ErrNotFound)
+	if err := s.SaveConsent(ctx, "rl_a", "usr_1", "web", []string{"openid", "profile"}, base); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveConsent(ctx, "rl_a", "usr_1", "Web", []string{"openid"}, base); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetConsent(ctx, "rl_a", "usr_1", "web")
+	if err != nil || strings.Join(got, " ") != "openid profile" {
+		t.Fatalf("GetConsent = %v, %v", got, err)
+	}
+	if err := s.SaveConsent(ctx, "rl_a", "usr_1", "web", []string{"openid", "profile", "email"}, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetConsent(ctx, "rl_a", "usr_1", "web"); strings.Join(got, " ") != "openid profile email" {
+		t.Fatalf("after the second decision: %v", got)
+	}
+	if got, _ := s.GetConsent(ctx, "rl_a", "usr_1", "Web"); strings.Join(got, " ") != "openid" {
+		t.Fatalf("client ids are case-sensitive: %v", got)
+	}
+	if err := s.DeleteConsents(ctx, "rl_a", "usr_1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.GetConsent(ctx, "rl_a", "usr_1", "web")
+	wantErrIs(t, "after DeleteConsents", err, storage.ErrNotFound)
+}
+
+// testSessionGrants: the grants of a browser session, recorded once each,
+// purged after their expiry.
+func testSessionGrants(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	for _, g := range []struct {
+		sid, id string
+		exp     time.Time
+	}{{"s1", "g1", base.Add(time.Hour)}, {"s1", "g2", base.Add(-time.Second)}, {"s1", "g1", base.Add(time.Hour)}, {"s2", "g3", base.Add(time.Hour)}} {
+		if err := s.AddSessionGrant(ctx, g.sid, g.id, g.exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.SessionGrants(ctx, "s1")
+	if err != nil || strings.Join(got, ",") != "g1,g2" {
+		t.Fatalf("SessionGrants(s1) = %v, %v", got, err)
+	}
+	if _, err := s.PurgeExpired(ctx, base, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.SessionGrants(ctx, "s1"); strings.Join(got, ",") != "g1" {
+		t.Fatalf("after purge: %v", got)
+	}
+	if got, _ := s.SessionGrants(ctx, "none"); len(got) != 0 {
+		t.Fatalf("SessionGrants(none) = %v", got)
 	}
 }

@@ -61,6 +61,8 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"LoginRequests", testLoginRequests},
 		{"BrowserSessions", testBrowserSessions},
 		{"BrowserPurge", testBrowserPurge},
+		{"Consents", testConsents},
+		{"SessionGrants", testSessionGrants},
 		{"ClosedStore", testClosedStore},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserFindByLogin", testUserFindByLogin},

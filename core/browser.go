@@ -5,9 +5,11 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/latchkey/latchkey/accounts"
+	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/storage"
 )
 
@@ -163,4 +165,92 @@ func (c *Core) Session(ctx context.Context, cookie, realm string) (*BrowserSessi
 		}
 	}
 	return &BrowserSession{SID: b.SID, Realm: b.Realm, UserID: b.UserID, Username: b.Username, AuthTime: b.AuthTime, ExpiresAt: b.ExpiresAt}, nil
+}
+
+// ConsumeLogin marks the pending request id used (a consent form takes
+// it): exactly once, else ErrLoginGone. A failure is ErrUnavailable.
+func (c *Core) ConsumeLogin(ctx context.Context, id string) error {
+	err := c.store.FinishLoginRequest(ctx, Signature(id), c.now())
+	switch {
+	case errors.Is(err, storage.ErrAlreadyUsed):
+		return ErrLoginGone
+	case err != nil:
+		return unavailable("finish login request", err)
+	}
+	return nil
+}
+
+// ConsentNeeded reports whether the user must be asked before r is
+// finished: always for prompt=consent; for a client with consent:
+// required, unless the user already allowed it every requested scope.
+func (c *Core) ConsentNeeded(ctx context.Context, r *AuthorizeRequest, userID string) (bool, error) {
+	if r.HasPrompt(PromptConsent) {
+		return true, nil
+	}
+	if r.Client.Consent != config.ConsentRequired {
+		return false, nil
+	}
+	granted, err := c.store.GetConsent(ctx, r.Client.Realm, userID, r.Client.ID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return true, nil
+	case err != nil:
+		return false, unavailable("read consent", err)
+	}
+	for _, s := range r.Scopes {
+		if !slices.Contains(granted, s) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// GrantConsent remembers that the user allowed the client r's scopes (with
+// what they allowed before). A failure is ErrUnavailable.
+func (c *Core) GrantConsent(ctx context.Context, r *AuthorizeRequest, userID string) error {
+	granted, err := c.store.GetConsent(ctx, r.Client.Realm, userID, r.Client.ID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return unavailable("read consent", err)
+	}
+	for _, s := range r.Scopes {
+		if !slices.Contains(granted, s) {
+			granted = append(granted, s)
+		}
+	}
+	if err := c.store.SaveConsent(ctx, r.Client.Realm, userID, r.Client.ID, granted, c.now()); err != nil {
+		return unavailable("save consent", err)
+	}
+	return nil
+}
+
+// EndSession ends the browser session of cookie, if there is one, and
+// revokes every grant made through it (RP-initiated logout), in one
+// transaction. A failure is ErrUnavailable.
+func (c *Core) EndSession(ctx context.Context, cookie string) error {
+	if cookie == "" || len(cookie) > 100 {
+		return nil
+	}
+	b, err := c.store.GetBrowserSession(ctx, Signature(cookie))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	case err != nil:
+		return unavailable("read browser session", err)
+	}
+	grants, err := c.store.SessionGrants(ctx, b.SID)
+	if err != nil {
+		return unavailable("read the session's grants", err)
+	}
+	err = c.store.InTx(ctx, func(ctx context.Context) error {
+		for _, g := range grants {
+			if err := c.store.RevokeGrant(ctx, g); err != nil {
+				return err
+			}
+		}
+		return c.store.DeleteBrowserSession(ctx, b.IDHash)
+	})
+	if err != nil {
+		return unavailable("end browser session", err)
+	}
+	return nil
 }

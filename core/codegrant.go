@@ -168,6 +168,16 @@ func (g *codeGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite
 		if err := c.store.InvalidateAuthorizeCodeSession(ctx, sig); err != nil {
 			return err
 		}
+		if sess, ok := ar.GetSession().(*Session); ok && sess.SID != "" {
+			// Logging out of the browser session ends this grant.
+			end := sess.GetExpiresAt(fosite.AccessToken)
+			if rt := sess.GetExpiresAt(fosite.RefreshToken); t.refresh != "" && rt.After(end) {
+				end = rt
+			}
+			if err := c.store.AddSessionGrant(ctx, sess.SID, ar.GetID(), end); err != nil {
+				return err
+			}
+		}
 		return c.storeTokens(ctx, t)
 	})
 	switch {

@@ -32,7 +32,16 @@ func browserClients(yaml string) string {
     auth_method: none
     grant_types: [authorization_code, refresh_token]
     redirect_uris: [`+webRedirect+`]
+    post_logout_redirect_uris: [http://127.0.0.1:5173/bye]
     scopes: [openid, profile, email]
+  - id: web3
+    name: Third-Party App
+    realm: rl_test
+    auth_method: none
+    grant_types: [authorization_code]
+    redirect_uris: [`+webRedirect+`]
+    scopes: [openid, profile]
+    consent: required
   - id: web2
     name: Second App
     realm: rl_test
@@ -94,6 +103,9 @@ func authorizeURL(client string, extra ...string) string {
 		"state": {"state-0123456789"}, "nonce": {"nonce-0123"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
 	if client == "web2" {
 		q.Set("scope", "openid")
+	}
+	if client == "web" {
+		q.Set("scope", "openid profile email")
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		q.Set(extra[i], extra[i+1])
@@ -380,5 +392,125 @@ func TestLoginPageBadInput(t *testing.T) {
 	}
 	if codes != 1 {
 		t.Fatalf("%d of 2 concurrent posts of one form signed in, want 1", codes)
+	}
+}
+
+var consentRe = regexp.MustCompile(`<li>([^<]*)</li>`)
+
+// signIn runs the login page for client and returns the redirect.
+func (b *browser) signIn(client, user string) *url.URL {
+	b.t.Helper()
+	p := b.post("/login", cloneForm(loginForm(b.t, b.get(authorizeURL(client))), "username", user, "password", alicePassword))
+	if p.status != http.StatusSeeOther || p.loc == nil || p.loc.Query().Get("code") == "" {
+		b.t.Fatalf("sign in to %s = %d %v %s", client, p.status, p.loc, p.body)
+	}
+	return p.loc
+}
+
+// The consent page: Deny redirects access_denied and is not remembered;
+// Allow is remembered per user and client; prompt=consent asks again.
+func TestConsentPage(t *testing.T) {
+	f := newFixture(t, fixtureOpts{edit: browserClients})
+	f.addUser("alice", alicePassword)
+	b := newBrowser(t, f)
+	b.signIn("web", "alice")
+
+	p := b.get(authorizeURL("web3"))
+	wantHTMLHeaders(t, p)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Third-Party App") || !strings.Contains(p.body, `value="deny"`) {
+		t.Fatalf("consent page = %d %s", p.status, p.body)
+	}
+	var scopes []string
+	for _, m := range consentRe.FindAllStringSubmatch(p.body, -1) {
+		scopes = append(scopes, m[1])
+	}
+	if strings.Join(scopes, " ") != "openid profile" {
+		t.Errorf("consent page lists %v", scopes)
+	}
+	form := loginForm(t, p)
+	// Another request's CSRF token, and no session: the error page.
+	other := loginForm(t, b.get(authorizeURL("web3")))
+	if p := b.post("/consent", cloneForm(form, "csrf", other.Get("csrf"), "decision", "allow")); p.status != http.StatusBadRequest || p.loc != nil {
+		t.Errorf("consent with another request's CSRF = %d %v", p.status, p.loc)
+	}
+	if p := newBrowser(t, f).post("/consent", cloneForm(other, "decision", "allow")); p.status != http.StatusBadRequest || p.loc != nil {
+		t.Errorf("consent without a session = %d %v", p.status, p.loc)
+	}
+	p = b.post("/consent", cloneForm(form, "decision", "deny"))
+	if p.status != http.StatusSeeOther || p.loc.Query().Get("error") != "access_denied" || p.loc.Query().Get("state") != "state-0123456789" || p.loc.Query().Get("iss") != f.snap.Issuer {
+		t.Fatalf("deny = %d %v", p.status, p.loc)
+	}
+	if p := b.post("/consent", cloneForm(form, "decision", "allow")); p.status != http.StatusBadRequest {
+		t.Errorf("the consent form posted twice = %d %v", p.status, p.loc)
+	}
+	// Denied is not remembered; prompt=none then says consent_required.
+	if p := b.get(authorizeURL("web3", "prompt", "none")); p.status != http.StatusSeeOther || p.loc.Query().Get("error") != "consent_required" {
+		t.Errorf("prompt=none before consent = %d %v", p.status, p.loc)
+	}
+	p = b.post("/consent", cloneForm(loginForm(t, b.get(authorizeURL("web3"))), "decision", "allow"))
+	if p.status != http.StatusSeeOther || p.loc.Query().Get("code") == "" {
+		t.Fatalf("allow = %d %v %s", p.status, p.loc, p.body)
+	}
+	if status, tok := b.exchange(p.loc.Query().Get("code"), "web3"); status != http.StatusOK {
+		t.Fatalf("exchange after consent = %d %v", status, tok)
+	}
+	// Remembered: straight back with a code, prompt=none too.
+	if p := b.get(authorizeURL("web3", "prompt", "none")); p.status != http.StatusSeeOther || p.loc.Query().Get("code") == "" {
+		t.Errorf("after consent = %d %v", p.status, p.loc)
+	}
+	// prompt=consent asks even a first-party client.
+	if p := b.get(authorizeURL("web", "prompt", "consent")); p.status != http.StatusOK || !strings.Contains(p.body, `value="allow"`) {
+		t.Errorf("prompt=consent = %d", p.status)
+	}
+}
+
+// RP-initiated logout ends the session and the grants made through it.
+func TestLogout(t *testing.T) {
+	f := newFixture(t, fixtureOpts{edit: browserClients})
+	f.addUser("alice", alicePassword)
+	b := newBrowser(t, f)
+	status, tok := b.exchange(b.signIn("web", "alice").Query().Get("code"), "web")
+	if status != http.StatusOK {
+		t.Fatalf("exchange = %d %v", status, tok)
+	}
+	idToken, refresh := tok["id_token"].(string), tok["refresh_token"].(string)
+
+	// Bad requests: the error page, and the session lives on.
+	for name, q := range map[string]url.Values{
+		"unregistered post_logout_redirect_uri": {"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://evil.example.com/"}},
+		"post-logout URI of another client":     {"client_id": {"web2"}, "post_logout_redirect_uri": {"http://127.0.0.1:5173/bye"}},
+		"post-logout URI without a client":      {"post_logout_redirect_uri": {"http://127.0.0.1:5173/bye"}},
+		"hint for another client":               {"id_token_hint": {idToken}, "client_id": {"web2"}},
+		"garbage hint":                          {"id_token_hint": {"eyJhbGciOiJub25lIn0.e30."}},
+		"an access token as the hint":           {"id_token_hint": {tok["access_token"].(string)}},
+		"unknown client":                        {"client_id": {"nope"}},
+	} {
+		p := b.get("/oauth2/logout?" + q.Encode())
+		if p.status != http.StatusBadRequest || p.loc != nil {
+			t.Errorf("%s = %d %v, want the error page", name, p.status, p.loc)
+		}
+	}
+	if p := b.get(authorizeURL("web", "prompt", "none")); p.loc == nil || p.loc.Query().Get("code") == "" {
+		t.Fatalf("a refused logout ended the session: %d %v", p.status, p.loc)
+	}
+
+	p := b.get("/oauth2/logout?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"http://127.0.0.1:5173/bye"}, "state": {"bye state"}}.Encode())
+	if p.status != http.StatusSeeOther || p.loc.String() != "http://127.0.0.1:5173/bye?state=bye+state" {
+		t.Fatalf("logout = %d %v %s", p.status, p.loc, p.body)
+	}
+	if sc := p.header.Get("Set-Cookie"); !strings.Contains(sc, "latchkey_session=;") || !strings.Contains(sc, "Max-Age=0") {
+		t.Errorf("logout Set-Cookie = %q", sc)
+	}
+	if status, body := f.refresh(refresh, "client_id", "web"); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Errorf("refresh after logout = %d %v", status, body)
+	}
+	if p := b.get(authorizeURL("web", "prompt", "none")); p.loc == nil || p.loc.Query().Get("error") != "login_required" {
+		t.Errorf("prompt=none after logout = %d %v", p.status, p.loc)
+	}
+	// Without a session or parameters: the signed-out page.
+	p = newBrowser(t, f).get("/oauth2/logout")
+	wantHTMLHeaders(t, p)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Signed out") {
+		t.Errorf("logout without parameters = %d %s", p.status, p.body)
 	}
 }

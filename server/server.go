@@ -183,7 +183,7 @@ func (s *Server) routes(cr *core.Core) (*gin.Engine, error) {
 		Logger:   s.log,
 		OnIssued: func(g string) { s.metrics.issued.WithLabelValues(g).Inc() },
 		// handlers/login serves the authorization endpoint.
-		Browser: &oauth.Browser{AuthorizationPath: login.AuthorizePath, Prompts: login.Prompts},
+		Browser: &oauth.Browser{AuthorizationPath: login.AuthorizePath, EndSessionPath: login.LogoutPath, Prompts: login.Prompts},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -1,6 +1,8 @@
 // Package login is the browser side of authorization code sign-in: the
 // authorization endpoint (GET and POST /oauth2/authorize), the hosted login
-// page and its form (POST /login), and the browser session cookie that
+// page and its form (POST /login), the consent page (POST /consent) for
+// clients with consent: required or a prompt=consent request, RP-initiated
+// logout (GET and POST /oauth2/logout), and the browser session cookie that
 // gives single sign-on across the clients of a realm.
 //
 // Every page is server-rendered with html/template from templates embedded

@@ -24,13 +24,15 @@ import (
 const (
 	AuthorizePath = core.AuthorizePath
 	LoginPath     = "/login"
+	ConsentPath   = "/consent"
+	LogoutPath    = core.LogoutPath
 	AssetsPath    = "/login/assets"
 	// CookieName is the browser session cookie.
 	CookieName = "latchkey_session"
 )
 
 // Prompts are the prompt values this surface honours (for discovery).
-var Prompts = []string{core.PromptNone, core.PromptLogin}
+var Prompts = []string{core.PromptNone, core.PromptLogin, core.PromptConsent}
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -67,6 +69,11 @@ type coreOps interface {
 	StartLogin(ctx context.Context, r *core.AuthorizeRequest) (*core.PendingLogin, error)
 	ResumeLogin(ctx context.Context, id, csrf string) (*core.AuthorizeRequest, error)
 	CompleteLogin(ctx context.Context, id string, user *accounts.User) (*core.BrowserSession, error)
+	ConsumeLogin(ctx context.Context, id string) error
+	ConsentNeeded(ctx context.Context, r *core.AuthorizeRequest, userID string) (bool, error)
+	GrantConsent(ctx context.Context, r *core.AuthorizeRequest, userID string) error
+	CheckLogout(ctx context.Context, form url.Values) (*core.Logout, error)
+	EndSession(ctx context.Context, cookie string) error
 	Session(ctx context.Context, cookie, realm string) (*core.BrowserSession, error)
 	VerifyPassword(ctx context.Context, realmID, login, password string) (*accounts.User, error)
 }
@@ -89,6 +96,9 @@ func (h *handler) register(r gin.IRouter) {
 	r.GET(AuthorizePath, h.authorize)
 	r.POST(AuthorizePath, h.authorize)
 	r.POST(LoginPath, h.login)
+	r.POST(ConsentPath, h.consent)
+	r.GET(LogoutPath, h.logout)
+	r.POST(LogoutPath, h.logout)
 	r.GET(AssetsPath+"/style.css", serveCSS)
 }
 
@@ -145,11 +155,6 @@ func (h *handler) authorize(c *gin.Context) {
 		h.authorizeFailed(c, err)
 		return
 	}
-	if req.Client.Consent == config.ConsentRequired || req.HasPrompt(core.PromptConsent) {
-		// The consent page is not built yet: say so rather than skip it.
-		h.redirect(c, h.core.Fail(req, core.ErrConsentRequired.WithHint("This server cannot ask for consent yet.")).RedirectURL())
-		return
-	}
 	cookie, _ := c.Cookie(CookieName)
 	sess, err := h.core.Session(ctx, cookie, req.Client.Realm)
 	if err != nil {
@@ -157,7 +162,7 @@ func (h *handler) authorize(c *gin.Context) {
 		return
 	}
 	if sess != nil && !req.HasPrompt(core.PromptLogin) && (!req.HasMaxAge || h.core.Now().Sub(sess.AuthTime) <= req.MaxAge) {
-		h.finish(c, req, sess)
+		h.consentOrFinish(c, req, sess)
 		return
 	}
 	if req.HasPrompt(core.PromptNone) {
@@ -187,15 +192,7 @@ func (h *handler) login(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := form.Get("request")
 	req, err := h.core.ResumeLogin(ctx, id, form.Get("csrf"))
-	switch {
-	case errors.Is(err, core.ErrLoginGone):
-		h.errorPage(c, http.StatusBadRequest, "invalid_request", "This sign-in page has expired or was already used. Go back to the application and sign in again.")
-		return
-	case errors.Is(err, core.ErrBadCSRF):
-		h.errorPage(c, http.StatusBadRequest, "invalid_request", "The sign-in form is out of date or did not come from this page. Go back to the application and sign in again.")
-		return
-	case err != nil:
-		h.authorizeFailed(c, err)
+	if !h.resumed(c, err) {
 		return
 	}
 	username, password := form.Get("username"), form.Get("password")
@@ -225,7 +222,128 @@ func (h *handler) login(c *gin.Context) {
 		Name: CookieName, Value: sess.Cookie, Path: "/", HttpOnly: true, Secure: h.secure,
 		SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt, MaxAge: int(time.Until(sess.ExpiresAt).Seconds()),
 	})
-	h.finish(c, req, sess)
+	h.consentOrFinish(c, req, sess)
+}
+
+// consentOrFinish shows the consent page when the request needs one
+// (prompt=none then gets consent_required), else finishes it.
+func (h *handler) consentOrFinish(c *gin.Context, req *core.AuthorizeRequest, sess *core.BrowserSession) {
+	ctx := c.Request.Context()
+	need, err := h.core.ConsentNeeded(ctx, req, sess.UserID)
+	if err != nil {
+		h.unavailable(c, err)
+		return
+	}
+	if !need {
+		h.finish(c, req, sess)
+		return
+	}
+	if req.HasPrompt(core.PromptNone) {
+		h.redirect(c, h.core.Fail(req, core.ErrConsentRequired.WithHint("The user has not allowed this client yet.")).RedirectURL())
+		return
+	}
+	p, err := h.core.StartLogin(ctx, req)
+	if err != nil {
+		h.unavailable(c, err)
+		return
+	}
+	h.render(c, http.StatusOK, "consent.html", consentData{Assets: AssetsPath, Action: ConsentPath, ClientName: req.Client.DisplayName(),
+		Username: sess.Username, Scopes: req.Scopes, RequestID: p.ID, CSRF: p.CSRF})
+}
+
+type consentData struct {
+	Assets, Action, ClientName, Username, RequestID, CSRF string
+	Scopes                                                []string
+}
+
+// consent takes the consent form: the pending request and its CSRF token,
+// the browser session of the request's realm, then Allow (remembered,
+// then the code) or Deny (access_denied).
+func (h *handler) consent(c *gin.Context) {
+	form, ok := h.form(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	id := form.Get("request")
+	req, err := h.core.ResumeLogin(ctx, id, form.Get("csrf"))
+	if !h.resumed(c, err) {
+		return
+	}
+	cookie, _ := c.Cookie(CookieName)
+	sess, err := h.core.Session(ctx, cookie, req.Client.Realm)
+	switch {
+	case err != nil:
+		h.unavailable(c, err)
+		return
+	case sess == nil:
+		h.errorPage(c, http.StatusBadRequest, "login_required", "You are no longer signed in. Go back to the application and sign in again.")
+		return
+	}
+	if err := h.core.ConsumeLogin(ctx, id); err != nil {
+		h.resumed(c, err)
+		return
+	}
+	switch form.Get("decision") {
+	case "allow":
+		if err := h.core.GrantConsent(ctx, req, sess.UserID); err != nil {
+			h.unavailable(c, err)
+			return
+		}
+		h.finish(c, req, sess)
+	case "deny":
+		h.redirect(c, h.core.Fail(req, core.ErrAccessDenied.WithHint("The user denied the request.")).RedirectURL())
+	default:
+		h.errorPage(c, http.StatusBadRequest, "invalid_request", "The consent form was not answered with Allow or Deny.")
+	}
+}
+
+// resumed answers a failed ResumeLogin or ConsumeLogin and reports
+// whether err was nil.
+func (h *handler) resumed(c *gin.Context, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, core.ErrLoginGone):
+		h.errorPage(c, http.StatusBadRequest, "invalid_request", "This sign-in page has expired or was already used. Go back to the application and sign in again.")
+	case errors.Is(err, core.ErrBadCSRF):
+		h.errorPage(c, http.StatusBadRequest, "invalid_request", "The sign-in form is out of date or did not come from this page. Go back to the application and sign in again.")
+	default:
+		h.authorizeFailed(c, err)
+	}
+	return false
+}
+
+// logout serves RP-initiated logout: the request is checked before
+// anything ends; then the browser session ends with every grant made
+// through it, the cookie is cleared, and the browser goes to the client's
+// post-logout URI or sees the signed-out page.
+func (h *handler) logout(c *gin.Context) {
+	form, ok := h.form(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	lo, err := h.core.CheckLogout(ctx, form)
+	if err != nil {
+		h.authorizeFailed(c, err)
+		return
+	}
+	cookie, _ := c.Cookie(CookieName)
+	if err := h.core.EndSession(ctx, cookie); err != nil {
+		h.unavailable(c, err)
+		return
+	}
+	http.SetCookie(c.Writer, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	if lo.RedirectURL != "" {
+		h.redirect(c, lo.RedirectURL)
+		return
+	}
+	name := ""
+	if lo.Client != nil {
+		name = lo.Client.DisplayName()
+	}
+	h.render(c, http.StatusOK, "signedout.html", map[string]string{"Assets": AssetsPath, "ClientName": name})
 }
 
 // finish issues the request's code for the session's user.

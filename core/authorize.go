@@ -235,6 +235,11 @@ func (c *Core) ParseAuthorize(ctx context.Context, form url.Values) (*AuthorizeR
 		}
 		return nil, c.authorizeError(redirect, state, err)
 	}
+	if form.Get("redirect_uri") == "" {
+		// The code remembers the redirect_uri only when the request named
+		// it: only then must the token request repeat it (RFC 6749 §4.1.3).
+		ar.GetRequestForm().Del("redirect_uri")
+	}
 	req.ar = ar
 	req.Scopes = ar.GetRequestedScopes()
 	if len(req.Scopes) == 0 {

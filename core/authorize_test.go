@@ -542,6 +542,18 @@ func TestCodeBindings(t *testing.T) {
 		status, body = f.token(form)
 		wantTokenError(t, "exchange without redirect_uri", status, body, http.StatusBadRequest, "invalid_grant")
 	})
+	t.Run("redirect_uri left out of both requests", func(t *testing.T) {
+		p := spaParams()
+		p.Set("client_id", "spa2")
+		p.Set("scope", "openid")
+		p.Del("redirect_uri")
+		form := exchange(f.code(p))
+		form.Set("client_id", "spa2")
+		form.Del("redirect_uri")
+		if status, body := f.token(form); status != http.StatusOK {
+			t.Fatalf("exchange without redirect_uri = %d %v", status, body)
+		}
+	})
 	t.Run("after 60 s", func(t *testing.T) {
 		code := f.code(spaParams())
 		f.clock.Store(61)

@@ -197,6 +197,14 @@ clients:
     grant_types: [password, refresh_token]
     scopes: [profile]
     access_token_ttl: 336h
+  - id: demo-web                        # browser sign-in (docs/browser-signin.md)
+    name: Demo Web App
+    realm: rl_demo
+    auth_method: none                   # a public client: PKCE is always required
+    grant_types: [authorization_code, refresh_token]
+    redirect_uris: [http://127.0.0.1:8081/callback]
+    post_logout_redirect_uris: [http://127.0.0.1:8081/]
+    scopes: [openid, profile, email]
 environments:
   - guid: %s
     realm: rl_demo

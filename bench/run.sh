@@ -11,7 +11,7 @@
 #
 # Phases, each on a fresh database: the development defaults (JWT access
 # tokens) run client_credentials_jwt, introspect, jwks, password and refresh
-# (as the demo user), legacy_login and legacy_refresh (as users they sign
+# (as the demo user), authorization_code (the demo user's browser session), legacy_login and legacy_refresh (as users they sign
 # up), apt_grant and users_me (as the demo environment's account provider;
 # skipped with a note when dev-credentials.txt names no environment),
 # service_token (with the demo API credential), signup_token and its burst
@@ -372,6 +372,10 @@ for _ in $(seq 1 50); do
 done
 reloaded || die "the server did not reload the raised lockout limit; see $log"
 run_bench password,refresh
+# Browser sign-in as the public demo-web client: each worker signs in once
+# on the login page, then every iteration is a full authorize → code →
+# token round trip with PKCE on that session (no password hash).
+run_bench authorization_code
 # The legacy REST API, as the legacy client legacy-app, each worker as a user
 # it signs up before the warm-up: a login per iteration (argon2id-bound, like
 # password) and refresh chains (the same refresh rules as refresh: compare).

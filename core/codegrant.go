@@ -84,8 +84,10 @@ func (g *codeGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Ac
 	if err := checkVerifier(cl, orig.GetRequestForm().Get("code_challenge"), form.Get("code_verifier")); err != nil {
 		return err
 	}
-	switch _, err := c.accounts.ActiveID(ctx, stored.Realm, stored.Subject, "", ""); {
-	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, accounts.ErrUserDeactivated):
+	// One read gives the user's status and, for the ID token, its claims.
+	user, err := c.accounts.Get(ctx, stored.Realm, stored.Subject)
+	switch {
+	case errors.Is(err, accounts.ErrNotFound), err == nil && user.Status != accounts.StatusActive:
 		return fosite.ErrInvalidGrant.WithHint("The user of the authorization code is no longer active.")
 	case err != nil:
 		return ServerError(err)
@@ -97,6 +99,7 @@ func (g *codeGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Ac
 	}
 	setter.SetID(orig.GetID())
 	*sess = *stored
+	sess.user = user
 	ar.SetRequestedScopes(orig.GetRequestedScopes())
 	ar.SetRequestedAudience(orig.GetRequestedAudience())
 	for _, s := range orig.GetGrantedScopes() {

@@ -72,12 +72,15 @@ func (c *Core) idToken(ctx context.Context, ar fosite.AccessRequester, cl *Clien
 	if !ok {
 		return "", fosite.ErrServerError.WithDebugf("no signing key of alg %s", cl.IDTokenSignedResponseAlg)
 	}
-	user, err := c.accounts.Get(ctx, sess.Realm, sess.Subject)
-	switch {
-	case errors.Is(err, accounts.ErrNotFound):
-		return "", fosite.ErrInvalidGrant.WithHint("The user of the authorization code is no longer active.")
-	case err != nil:
-		return "", ServerError(err)
+	user := sess.user
+	if user == nil {
+		var err error
+		switch user, err = c.accounts.Get(ctx, sess.Realm, sess.Subject); {
+		case errors.Is(err, accounts.ErrNotFound):
+			return "", fosite.ErrInvalidGrant.WithHint("The user of the authorization code is no longer active.")
+		case err != nil:
+			return "", ServerError(err)
+		}
 	}
 	claims := UserClaims(user, ar.GetGrantedScopes())
 	claims["iss"] = c.snap.Issuer

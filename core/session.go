@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/latchkey/latchkey/accounts"
 )
 
 // Subject kinds recorded in a Session.
@@ -33,6 +35,10 @@ type Session struct {
 	AuthTime time.Time `json:"auth_time,omitzero"`
 	SID      string    `json:"sid,omitempty"`
 	Nonce    string    `json:"nonce,omitempty"`
+
+	// user is the user read while a code exchange was checked, for its ID
+	// token; never stored.
+	user *accounts.User
 }
 
 var _ fosite.Session = (*Session)(nil)

@@ -36,6 +36,7 @@ func init() {
 	scenarios = append(scenarios, scenario{
 		name:      "authorization_code",
 		needsUser: true,
+		setup:     authCodeSetup,
 		newWorker: newAuthCodeWorker,
 	})
 }
@@ -77,26 +78,45 @@ func (w *authCodeWorker) authorizeURL(verifier string) string {
 	}.Encode()
 }
 
-// newAuthCodeWorker signs the worker's browser in through the login page.
-func newAuthCodeWorker(ctx context.Context, t *target, _ *fixture) (*worker, error) {
+// authCodeSetup checks, without signing in, that the server shows the
+// login page for the web client.
+func authCodeSetup(ctx context.Context, t *target, _ *fixture) error {
 	w := &authCodeWorker{t: t, client: envOr(webClientEnv, defaultWebClient), redirect: envOr(webRedirectEnv, defaultWebRedir)}
+	_, err := w.loginPage(ctx)
+	return err
+}
+
+// loginPage fetches a login page and returns its hidden fields.
+func (w *authCodeWorker) loginPage(ctx context.Context) (url.Values, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.authorizeURL(newVerifier()), nil)
 	if err != nil {
 		return nil, err
 	}
-	status, body, err := do(t.client, req)
+	status, body, err := do(w.t.client, req)
 	if err != nil {
 		return nil, fmt.Errorf("authorization_code: the login page: %w", err)
 	}
-	if status != http.StatusOK {
-		return nil, fmt.Errorf("%w: GET /oauth2/authorize as %s answers HTTP %d, want the login page (set %s and %s): %s",
-			errWrongServer, w.client, status, webClientEnv, webRedirectEnv, snippet(body))
-	}
-	form := url.Values{"username": {t.username}, "password": {t.password}}
+	form := url.Values{}
 	for _, m := range hiddenFieldRe.FindAllStringSubmatch(string(body), -1) {
 		form.Set(m[1], html.UnescapeString(m[2]))
 	}
-	req, err = http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+"/login", strings.NewReader(form.Encode()))
+	if status != http.StatusOK || form.Get("request") == "" {
+		return nil, fmt.Errorf("%w: GET /oauth2/authorize as %s answers HTTP %d, want the login page (set %s and %s): %s",
+			errWrongServer, w.client, status, webClientEnv, webRedirectEnv, snippet(body))
+	}
+	return form, nil
+}
+
+// newAuthCodeWorker signs the worker's browser in through the login page.
+func newAuthCodeWorker(ctx context.Context, t *target, _ *fixture) (*worker, error) {
+	w := &authCodeWorker{t: t, client: envOr(webClientEnv, defaultWebClient), redirect: envOr(webRedirectEnv, defaultWebRedir)}
+	form, err := w.loginPage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	form.Set("username", t.username)
+	form.Set("password", t.password)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+"/login", strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}

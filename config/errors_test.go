@@ -236,6 +236,11 @@ api_credentials:
 			want: []string{`t.yaml:9: compat.legacy.prefix: surfaces workapi (prefix "") and legacy (prefix "") both route POST /users; move one to another prefix or disable it`},
 		},
 		{
+			name: "surface under the login page",
+			yaml: base + "compat:\n  workapi: {prefix: /login}\n",
+			want: []string{`t.yaml:8: compat.workapi.prefix: prefix "/login" puts POST /login/users on a path of the OAuth core (/oauth2/*, /.well-known/*, /healthz, /readyz, /metrics, /login, /login/*, /consent); choose another prefix`},
+		},
+		{
 			name: "conflicting prefixes are fine when one surface is off",
 			yaml: base + "compat:\n  workapi: {prefix: \"\", enabled: false}\n  legacy: {prefix: \"\"}\n",
 		},
@@ -243,7 +248,7 @@ api_credentials:
 			name: "surface on a core path",
 			yaml: base + "compat:\n  authrocket: {prefix: /oauth2}\n  loginid: {prefix: /loginid/}\n",
 			want: []string{
-				`t.yaml:8: compat.authrocket.prefix: prefix "/oauth2" puts POST /oauth2/v1/user_tokens on a path of the OAuth core (/oauth2/*, /.well-known/*, /healthz, /readyz, /metrics); choose another prefix`,
+				`t.yaml:8: compat.authrocket.prefix: prefix "/oauth2" puts POST /oauth2/v1/user_tokens on a path of the OAuth core (/oauth2/*, /.well-known/*, /healthz, /readyz, /metrics, /login, /login/*, /consent); choose another prefix`,
 				`t.yaml:9: compat.loginid.prefix: must be "" or start with "/", with no trailing "/" and only letters, digits and . _ ~ - between slashes (like /workapi), got "/loginid/"`,
 			},
 		},

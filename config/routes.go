@@ -38,14 +38,14 @@ var surfaceRoutes = map[string][]route{
 	},
 }
 
-// Paths the OAuth core serves, whatever the method: the first two with
-// everything under them.
+// Paths the OAuth core and the browser sign-in pages serve, whatever the
+// method: the trees with everything under them.
 var (
-	coreTrees = []string{"/oauth2/", "/.well-known/"}
-	corePaths = []string{"/healthz", "/readyz", "/metrics"}
+	coreTrees = []string{"/oauth2/", "/.well-known/", "/login/"}
+	corePaths = []string{"/healthz", "/readyz", "/metrics", "/login", "/consent"}
 )
 
-const corePathsText = "/oauth2/*, /.well-known/*, /healthz, /readyz, /metrics"
+const corePathsText = "/oauth2/*, /.well-known/*, /healthz, /readyz, /metrics, /login, /login/*, /consent"
 
 type namedSurface struct {
 	name   string

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -82,35 +83,41 @@ func (w *authCodeWorker) authorizeURL(verifier string) string {
 // login page for the web client.
 func authCodeSetup(ctx context.Context, t *target, _ *fixture) error {
 	w := &authCodeWorker{t: t, client: envOr(webClientEnv, defaultWebClient), redirect: envOr(webRedirectEnv, defaultWebRedir)}
-	_, err := w.loginPage(ctx)
+	_, _, err := w.loginPage(ctx)
 	return err
 }
 
-// loginPage fetches a login page and returns its hidden fields.
-func (w *authCodeWorker) loginPage(ctx context.Context) (url.Values, error) {
+// loginPage fetches a login page and returns its hidden fields and the
+// cookies that bind the form to this browser.
+func (w *authCodeWorker) loginPage(ctx context.Context) (url.Values, []*http.Cookie, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.authorizeURL(newVerifier()), nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	status, body, err := do(w.t.client, req)
+	resp, err := w.t.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("authorization_code: the login page: %w", err)
+		return nil, nil, fmt.Errorf("authorization_code: the login page: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("authorization_code: the login page: %w", err)
 	}
 	form := url.Values{}
 	for _, m := range hiddenFieldRe.FindAllStringSubmatch(string(body), -1) {
 		form.Set(m[1], html.UnescapeString(m[2]))
 	}
-	if status != http.StatusOK || form.Get("request") == "" {
-		return nil, fmt.Errorf("%w: GET /oauth2/authorize as %s answers HTTP %d, want the login page (set %s and %s): %s",
-			errWrongServer, w.client, status, webClientEnv, webRedirectEnv, snippet(body))
+	if resp.StatusCode != http.StatusOK || form.Get("request") == "" {
+		return nil, nil, fmt.Errorf("%w: GET /oauth2/authorize as %s answers HTTP %d, want the login page (set %s and %s): %s",
+			errWrongServer, w.client, resp.StatusCode, webClientEnv, webRedirectEnv, snippet(body))
 	}
-	return form, nil
+	return form, resp.Cookies(), nil
 }
 
 // newAuthCodeWorker signs the worker's browser in through the login page.
 func newAuthCodeWorker(ctx context.Context, t *target, _ *fixture) (*worker, error) {
 	w := &authCodeWorker{t: t, client: envOr(webClientEnv, defaultWebClient), redirect: envOr(webRedirectEnv, defaultWebRedir)}
-	form, err := w.loginPage(ctx)
+	form, cookies, err := w.loginPage(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +128,9 @@ func newAuthCodeWorker(ctx context.Context, t *target, _ *fixture) (*worker, err
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
 	resp, err := t.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("authorization_code: sign in: %w", err)

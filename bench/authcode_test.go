@@ -35,6 +35,7 @@ func (f *fakeBrowserSignIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.bad = append(f.bad, "authorize "+r.Form.Encode())
 		}
 		if c, err := r.Cookie("latchkey_session"); err != nil || c.Value != "sess" {
+			http.SetCookie(w, &http.Cookie{Name: "latchkey_form_req-1", Value: "c+1"})
 			fmt.Fprint(w, `<form><input type="hidden" name="request" value="req-1"><input type="hidden" name="csrf" value="c&#43;1"></form>`)
 			return
 		}
@@ -43,7 +44,8 @@ func (f *fakeBrowserSignIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.codes[code] = r.Form.Get("code_challenge")
 		http.Redirect(w, r, r.Form.Get("redirect_uri")+"?code="+code, http.StatusSeeOther)
 	case "/login":
-		if r.PostForm.Get("request") != "req-1" || r.PostForm.Get("csrf") != "c+1" || r.PostForm.Get("username") != "demo" {
+		bound, _ := r.Cookie("latchkey_form_req-1")
+		if r.PostForm.Get("request") != "req-1" || r.PostForm.Get("csrf") != "c+1" || r.PostForm.Get("username") != "demo" || bound == nil || bound.Value != "c+1" {
 			f.bad = append(f.bad, "login "+r.PostForm.Encode())
 			w.WriteHeader(http.StatusBadRequest)
 			return

@@ -197,6 +197,12 @@ func TestLoginPageSignInAndSSO(t *testing.T) {
 		}
 	}
 
+	// Login CSRF: another browser (one that never saw the page, as when a
+	// hostile site posts the form) cannot use the form, right values and all.
+	if p := newBrowser(t, f).post("/login", cloneForm(form, "username", "alice", "password", alicePassword)); p.status != http.StatusBadRequest || p.loc != nil {
+		t.Errorf("the form posted from another browser = %d %v, want the error page", p.status, p.loc)
+	}
+
 	// The right password: a session cookie and the code.
 	p = b.post("/login", cloneForm(form, "username", "alice", "password", alicePassword))
 	if p.status != http.StatusSeeOther || p.loc == nil || p.loc.Query().Get("code") == "" {
@@ -205,7 +211,12 @@ func TestLoginPageSignInAndSSO(t *testing.T) {
 	if q := p.loc.Query(); q.Get("state") != "state-0123456789" || q.Get("iss") != f.snap.Issuer {
 		t.Errorf("redirect = %v", p.loc)
 	}
-	setCookie := p.header.Get("Set-Cookie")
+	var setCookie string
+	for _, sc := range p.header.Values("Set-Cookie") {
+		if strings.HasPrefix(sc, "latchkey_session=") {
+			setCookie = sc
+		}
+	}
 	for _, want := range []string{"latchkey_session=", "Path=/", "HttpOnly", "SameSite=Lax"} {
 		if !strings.Contains(setCookie, want) {
 			t.Errorf("Set-Cookie %q lacks %s", setCookie, want)
@@ -282,8 +293,8 @@ func TestLoginCookieSecureOnHTTPS(t *testing.T) {
 	f.addUser("alice", alicePassword)
 	b := newBrowser(t, f)
 	p := b.post("/login", cloneForm(loginForm(t, b.get(authorizeURL("web"))), "username", "alice", "password", alicePassword))
-	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), "Secure") {
-		t.Fatalf("login on an https issuer = %d, Set-Cookie %q", p.status, p.header.Get("Set-Cookie"))
+	if p.status != http.StatusSeeOther || !strings.Contains(strings.Join(p.header.Values("Set-Cookie"), "\n"), "Secure") {
+		t.Fatalf("login on an https issuer = %d, Set-Cookie %q", p.status, p.header.Values("Set-Cookie"))
 	}
 }
 
@@ -377,7 +388,7 @@ func TestLoginPageBadInput(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = newBrowser(t, f).post("/login", good)
+			results[i] = b.post("/login", good)
 		}()
 	}
 	wg.Wait()

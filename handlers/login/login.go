@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"crypto/subtle"
 	"embed"
 	"errors"
 	"html/template"
@@ -102,6 +103,38 @@ func (h *handler) register(r gin.IRouter) {
 	r.GET(AssetsPath+"/style.css", serveCSS)
 }
 
+// The form's CSRF token is also set as a cookie named after its request
+// (so two tabs do not overwrite each other's), and a post must carry both:
+// the stored hash proves the token is the request's, the cookie that the
+// browser posting it is the one the page was shown to — another site
+// cannot make a victim's browser post a login form (its own, for the
+// attacker's account) that this browser was never shown (login CSRF).
+const bindingCookiePrefix = "latchkey_form_"
+
+func bindingCookieName(id string) string {
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return bindingCookiePrefix + id
+}
+
+// bindForm sets the form's binding cookie.
+func (h *handler) bindForm(c *gin.Context, id, csrf string) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: bindingCookieName(id), Value: csrf, Path: "/", HttpOnly: true, Secure: h.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(core.LoginRequestLifetime.Seconds())})
+}
+
+// boundForm reports whether the browser holds the binding cookie of the
+// posted form, and clears it once used.
+func (h *handler) boundForm(c *gin.Context, id, csrf string) bool {
+	got, err := c.Cookie(bindingCookieName(id))
+	return err == nil && csrf != "" && subtle.ConstantTimeCompare([]byte(got), []byte(csrf)) == 1
+}
+
+func (h *handler) unbindForm(c *gin.Context, id string) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: bindingCookieName(id), Value: "", Path: "/", HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
 // htmlHeaders are set on every HTML answer.
 func htmlHeaders(w http.ResponseWriter) {
 	hd := w.Header()
@@ -192,6 +225,9 @@ func (h *handler) login(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := form.Get("request")
 	req, err := h.core.ResumeLogin(ctx, id, form.Get("csrf"))
+	if err == nil && !h.boundForm(c, id, form.Get("csrf")) {
+		err = core.ErrBadCSRF
+	}
 	if !h.resumed(c, err) {
 		return
 	}
@@ -218,6 +254,7 @@ func (h *handler) login(c *gin.Context) {
 		h.unavailable(c, err)
 		return
 	}
+	h.unbindForm(c, id)
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: CookieName, Value: sess.Cookie, Path: "/", HttpOnly: true, Secure: h.secure,
 		SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt, MaxAge: int(time.Until(sess.ExpiresAt).Seconds()),
@@ -247,6 +284,7 @@ func (h *handler) consentOrFinish(c *gin.Context, req *core.AuthorizeRequest, se
 		h.unavailable(c, err)
 		return
 	}
+	h.bindForm(c, p.ID, p.CSRF)
 	h.render(c, http.StatusOK, "consent.html", consentData{Assets: AssetsPath, Action: ConsentPath, ClientName: req.Client.DisplayName(),
 		Username: sess.Username, Scopes: req.Scopes, RequestID: p.ID, CSRF: p.CSRF})
 }
@@ -267,6 +305,9 @@ func (h *handler) consent(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := form.Get("request")
 	req, err := h.core.ResumeLogin(ctx, id, form.Get("csrf"))
+	if err == nil && !h.boundForm(c, id, form.Get("csrf")) {
+		err = core.ErrBadCSRF
+	}
 	if !h.resumed(c, err) {
 		return
 	}
@@ -284,6 +325,7 @@ func (h *handler) consent(c *gin.Context) {
 		h.resumed(c, err)
 		return
 	}
+	h.unbindForm(c, id)
 	switch form.Get("decision") {
 	case "allow":
 		if err := h.core.GrantConsent(ctx, req, sess.UserID); err != nil {
@@ -392,6 +434,7 @@ type loginData struct {
 }
 
 func (h *handler) loginPage(c *gin.Context, status int, req *core.AuthorizeRequest, id, csrf, username, msg string) {
+	h.bindForm(c, id, csrf)
 	realm := h.core.Snapshot().Realm(req.Client.Realm)
 	d := loginData{Assets: AssetsPath, Action: LoginPath, ClientName: req.Client.DisplayName(), LoginLabel: "Username",
 		RequestID: id, CSRF: csrf, Username: username, Error: msg}

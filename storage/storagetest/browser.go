@@ -10,6 +10,24 @@ import (
 	"github.com/latchkey/latchkey/storage"
 )
 
+// testBrowserSignIn is the storage of browser sign-in, on one store: each
+// part names its rows after itself.
+func testBrowserSignIn(t *testing.T, s *storage.Store) {
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T, *storage.Store)
+	}{
+		{"AuthorizeCodes", testAuthorizeCodes},
+		{"LoginRequests", testLoginRequests},
+		{"BrowserSessions", testBrowserSessions},
+		{"BrowserPurge", testBrowserPurge},
+		{"Consents", testConsents},
+		{"SessionGrants", testSessionGrants},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, s) })
+	}
+}
+
 // Pending login requests and browser sessions: round trips by the hash of
 // the browser's value, a request finished exactly once (under concurrency,
 // never after its expiry), sessions touched and ended.

@@ -251,6 +251,13 @@ func TestLoginPageSignInAndSSO(t *testing.T) {
 	if p = b.get(authorizeURL("web", "prompt", "login")); p.status != http.StatusOK || !strings.Contains(p.body, `name="password"`) {
 		t.Errorf("prompt=login = %d %s", p.status, p.body)
 	}
+	// max_age: a session younger than it goes on; max_age=0 signs in again.
+	if p = b.get(authorizeURL("web", "max_age", "3600")); p.status != http.StatusSeeOther || p.loc.Query().Get("code") == "" {
+		t.Errorf("max_age=3600 with a fresh session = %d %v", p.status, p.loc)
+	}
+	if p = b.get(authorizeURL("web", "max_age", "0")); p.status != http.StatusOK || !strings.Contains(p.body, `name="password"`) {
+		t.Errorf("max_age=0 = %d %v", p.status, p.loc)
+	}
 	// prompt=none without a session: login_required, with state and iss.
 	p = newBrowser(t, f).get(authorizeURL("web", "prompt", "none"))
 	if p.status != http.StatusSeeOther || p.loc.Query().Get("error") != "login_required" || p.loc.Query().Get("state") != "state-0123456789" || p.loc.Query().Get("iss") != f.snap.Issuer {

@@ -42,6 +42,7 @@ const (
 type flow struct {
 	t      *testing.T
 	core   *core.Core
+	acc    *accounts.Service
 	url    string
 	userID string
 	clock  atomic.Int64 // added to the real time, in seconds
@@ -131,6 +132,7 @@ func newFlowWith(t *testing.T, edit func(string) string) *flow {
 		t.Fatal(err)
 	}
 	f.userID = u.ID
+	f.acc = acc
 	oh, err := oauth.New(f.core, oauth.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -568,6 +570,15 @@ func TestCodeBindings(t *testing.T) {
 				t.Fatalf("code %.10q = %d %v, want 400", c, status, body)
 			}
 		}
+	})
+	t.Run("user deactivated after the code was issued", func(t *testing.T) {
+		code := f.code(spaParams())
+		if err := f.acc.SetStatus(t.Context(), "rl_core", f.userID, accounts.StatusDeactivated); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = f.acc.SetStatus(t.Context(), "rl_core", f.userID, accounts.StatusActive) }()
+		status, body := f.token(exchange(code))
+		wantTokenError(t, "exchange for a deactivated user", status, body, http.StatusBadRequest, "invalid_grant")
 	})
 	t.Run("a client without the grant", func(t *testing.T) {
 		code := f.code(spaParams())

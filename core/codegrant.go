@@ -172,10 +172,12 @@ func (g *codeGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite
 			return err
 		}
 		if sess, ok := ar.GetSession().(*Session); ok && sess.SID != "" {
-			// Logging out of the browser session ends this grant.
-			end := sess.GetExpiresAt(fosite.AccessToken)
-			if rt := sess.GetExpiresAt(fosite.RefreshToken); t.refresh != "" && rt.After(end) {
-				end = rt
+			// Logging out of the browser session ends this grant. The row
+			// is needed while the session can still log out: until its end
+			// (sign-in plus sessions.ttl), or the access token's if later.
+			end := sess.AuthTime.Add(c.snap.Sessions.TTL)
+			if at := sess.GetExpiresAt(fosite.AccessToken); at.After(end) {
+				end = at
 			}
 			if err := c.store.AddSessionGrant(ctx, sess.SID, ar.GetID(), end); err != nil {
 				return err

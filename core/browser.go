@@ -153,11 +153,8 @@ func (c *Core) Session(ctx context.Context, cookie, realm string) (*BrowserSessi
 	if !now.Before(b.ExpiresAt) || now.Sub(b.LastSeen) >= c.snap.Sessions.IdleTimeout || b.Realm != realm {
 		return nil, nil
 	}
-	switch _, err := c.accounts.ActiveID(ctx, b.Realm, b.UserID, "", ""); {
-	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, accounts.ErrUserDeactivated):
-		return nil, nil
-	case err != nil:
-		return nil, unavailable("read the session's user", err)
+	if b.UserStatus != accounts.StatusActive {
+		return nil, nil // the user is gone or deactivated
 	}
 	if now.Sub(b.LastSeen) >= touchEvery {
 		if err := c.store.TouchBrowserSession(ctx, b.IDHash, now); err != nil {

@@ -532,3 +532,17 @@ func TestLogout(t *testing.T) {
 		t.Errorf("logout without parameters = %d %s", p.status, p.body)
 	}
 }
+
+// A browser session of a user deactivated since signs nobody in.
+func TestSessionOfDeactivatedUser(t *testing.T) {
+	f := newFixture(t, fixtureOpts{edit: browserClients})
+	id := f.addUser("alice", alicePassword)
+	b := newBrowser(t, f)
+	b.signIn("web", "alice")
+	if err := f.srv.Accounts().SetStatus(f.ctx(), "rl_test", id, "deactivated"); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.get(authorizeURL("web", "prompt", "none")); p.loc == nil || p.loc.Query().Get("error") != "login_required" {
+		t.Fatalf("prompt=none with a deactivated user's session = %d %v", p.status, p.loc)
+	}
+}

@@ -82,6 +82,9 @@ type BrowserSession struct {
 	LastSeen time.Time
 	// ExpiresAt is the absolute end (sessions.ttl after AuthTime).
 	ExpiresAt time.Time
+	// UserStatus is the user's status when the session was read ("" when
+	// the user is gone); CreateBrowserSession ignores it.
+	UserStatus string
 }
 
 // CreateBrowserSession stores b.
@@ -95,13 +98,17 @@ func (s *Store) CreateBrowserSession(ctx context.Context, b *BrowserSession) err
 		b.IDHash, b.SID, b.Realm, b.UserID, b.Username, clampTime(b.AuthTime), clampTime(b.LastSeen), clampTime(b.ExpiresAt)).Error)
 }
 
-// GetBrowserSession returns the session under idHash, or ErrNotFound.
-// Expiry and idleness are the caller's to check.
+// GetBrowserSession returns the session under idHash with its user's
+// status, or ErrNotFound. Expiry and idleness are the caller's to check.
 func (s *Store) GetBrowserSession(ctx context.Context, idHash string) (*BrowserSession, error) {
 	var b BrowserSession
+	var status sql.NullString
+	// One read gives the session and its user's status.
 	err := scanOne(s.reader(ctx).Raw(
-		"SELECT id_hash, sid, realm, user_id, username, auth_time, last_seen, expires_at FROM browser_sessions WHERE id_hash = ?", idHash),
-		&b.IDHash, &b.SID, &b.Realm, &b.UserID, &b.Username, &b.AuthTime, &b.LastSeen, &b.ExpiresAt)
+		"SELECT b.id_hash, b.sid, b.realm, b.user_id, b.username, b.auth_time, b.last_seen, b.expires_at, u.status "+
+			"FROM browser_sessions b LEFT JOIN users u ON u.id = b.user_id AND u.realm = b.realm WHERE b.id_hash = ?", idHash),
+		&b.IDHash, &b.SID, &b.Realm, &b.UserID, &b.Username, &b.AuthTime, &b.LastSeen, &b.ExpiresAt, &status)
+	b.UserStatus = status.String
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -102,11 +102,27 @@ func testBrowserSessions(t *testing.T, s *storage.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.SID != "sid-1" || got.Realm != "rl_a" || got.UserID != "usr_1" || got.Username != "Ünïcode" {
+	if got.SID != "sid-1" || got.Realm != "rl_a" || got.UserID != "usr_1" || got.Username != "Ünïcode" || got.UserStatus != "" {
 		t.Fatalf("GetBrowserSession = %+v", got)
 	}
 	checkTime(t, "AuthTime", got.AuthTime, base.Truncate(time.Microsecond))
 	checkTime(t, "ExpiresAt", got.ExpiresAt, b.ExpiresAt.Truncate(time.Microsecond))
+	// With its user: the user's status comes with the session, in one read.
+	createUser(t, s, newUser("usr_b1", "rl_a", "bee", ""))
+	b2 := *b
+	b2.IDHash, b2.UserID = sig("cookie-2"), "usr_b1"
+	if err := s.CreateBrowserSession(ctx, &b2); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetBrowserSession(ctx, sig("cookie-2")); err != nil || got.UserStatus != "active" {
+		t.Fatalf("session of an active user: %+v, %v", got, err)
+	}
+	if err := s.SetUserStatus(ctx, "rl_a", "usr_b1", "deactivated", base); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetBrowserSession(ctx, sig("cookie-2")); got == nil || got.UserStatus != "deactivated" {
+		t.Fatalf("session of a deactivated user: %+v", got)
+	}
 	later := base.Add(time.Hour)
 	if err := s.TouchBrowserSession(ctx, sig("cookie"), later); err != nil {
 		t.Fatal(err)

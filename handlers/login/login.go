@@ -125,7 +125,8 @@ func (h *handler) bindForm(c *gin.Context, id, csrf string) {
 }
 
 // boundForm reports whether the browser holds the binding cookie of the
-// posted form, and clears it once used.
+// posted form (compared in constant time); unbindForm clears it once the
+// form is used.
 func (h *handler) boundForm(c *gin.Context, id, csrf string) bool {
 	got, err := c.Cookie(bindingCookieName(id))
 	return err == nil && csrf != "" && subtle.ConstantTimeCompare([]byte(got), []byte(csrf)) == 1

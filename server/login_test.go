@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/latchkey/latchkey/accounts"
 )
 
 // The hosted login page over real HTTP: the page and its headers, the
@@ -544,5 +546,28 @@ func TestSessionOfDeactivatedUser(t *testing.T) {
 	}
 	if p := b.get(authorizeURL("web", "prompt", "none")); p.loc == nil || p.loc.Query().Get("error") != "login_required" {
 		t.Fatalf("prompt=none with a deactivated user's session = %d %v", p.status, p.loc)
+	}
+}
+
+// In a realm where the username is the e-mail, the page asks for the
+// e-mail, and an e-mail signs in.
+func TestLoginPageEmailRealm(t *testing.T) {
+	f := newFixture(t, fixtureOpts{edit: func(y string) string {
+		return strings.Replace(browserClients(y), "{id: rl_test, name: Test,", "{id: rl_test, name: Test, username_is_email: true,", 1)
+	}})
+	if !f.snap.Realm("rl_test").UsernameIsEmail {
+		t.Fatal("the realm is not username_is_email")
+	}
+	if _, err := f.srv.Accounts().Create(f.ctx(), f.snap.Realm("rl_test"), accounts.NewUser{Email: "erin@example.test", Password: alicePassword}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, f)
+	p := b.get(authorizeURL("web"))
+	if !strings.Contains(p.body, `<label for="username">E-mail</label>`) || !strings.Contains(p.body, `type="email"`) {
+		t.Fatalf("login page of an e-mail realm: %s", p.body)
+	}
+	p = b.post("/login", cloneForm(loginForm(t, p), "username", "Erin@Example.test", "password", alicePassword))
+	if p.status != http.StatusSeeOther || p.loc.Query().Get("code") == "" {
+		t.Fatalf("sign in by e-mail = %d %v %s", p.status, p.loc, p.body)
 	}
 }

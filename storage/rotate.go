@@ -27,9 +27,10 @@ const userActive = "active"
 // token exactly one succeeds.
 //
 // userID is the user the grant belongs to, "" for a client's own tokens.
-// When set, the same transaction first reads the user's status, with a row
-// lock on MySQL (SELECT … FOR UPDATE; on SQLite the transaction already
-// holds the write lock): a user who is missing or not active gets nothing
+// When set, the same transaction first reads the user's status, with a
+// shared row lock on MySQL (LOCK IN SHARE MODE, so rotations of one user do
+// not wait for each other; on SQLite the transaction already holds the
+// write lock): a user who is missing or not active gets nothing
 // written and an error wrapping [ErrUserInactive], checked before the
 // token. A deactivation updates the user row before it revokes the user's
 // tokens, so it and a rotation serialise on that row: either the rotation
@@ -182,8 +183,8 @@ func rotationUsers(rs []*rotation) []any {
 }
 
 // lockUserStatuses reads the status of the users ids, in one SELECT …
-// WHERE id IN (…), FOR UPDATE on MySQL, in the transaction in ctx. A user
-// without a row is absent from the map.
+// WHERE id IN (…), LOCK IN SHARE MODE on MySQL, in the transaction in ctx. A
+// user without a row is absent from the map.
 func (s *Store) lockUserStatuses(ctx context.Context, ids []any) (map[string]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -196,7 +197,10 @@ func (s *Store) lockUserStatuses(ctx context.Context, ids []any) (map[string]str
 		q.WriteString("id IN (?" + strings.Repeat(",?", len(ids)-1) + ")")
 	}
 	if s.driver == DriverMySQL {
-		q.WriteString(" FOR UPDATE")
+		// A shared lock: concurrent refreshes of one user (several devices,
+		// or a benchmark's workers) do not queue behind each other, while a
+		// deactivation's UPDATE of the row waits for them, or they for it.
+		q.WriteString(" LOCK IN SHARE MODE")
 	}
 	rows, err := s.db(ctx).Raw(q.String(), ids...).Rows()
 	if err != nil {

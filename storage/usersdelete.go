@@ -6,7 +6,8 @@ import "context"
 // theirs, in one transaction (the caller's, when ctx carries one): the user
 // row, every access and refresh token whose subject is the user (deleted,
 // not deactivated: with the user gone there is no reuse left to detect),
-// their credentials and one-time codes, and the failure slots of the user's username and e-mail, which are freed
+// their credentials, one-time codes, browser sessions and consents, and the
+// failure slots of the user's username and e-mail, which are freed
 // (marked stale, as ClearLoginAttempts does) so that whoever takes the name
 // next does not inherit a lock. No such user — also another realm's — is
 // ErrNotFound, and nothing is touched. If any step fails, the transaction
@@ -42,6 +43,12 @@ func (s *Store) DeleteUser(ctx context.Context, realm, id string) error {
 			return err
 		}
 		if _, err := s.DeleteOneTimeCodes(ctx, realm, id, ""); err != nil {
+			return err
+		}
+		if err := s.db(ctx).Exec("DELETE FROM browser_sessions WHERE realm = ? AND user_id = ?", realm, id).Error; err != nil {
+			return mapErr(op, err)
+		}
+		if err := s.DeleteConsents(ctx, realm, id); err != nil {
 			return err
 		}
 		return s.ClearLogins(ctx, realm, u.UsernameNorm, u.EmailNorm)

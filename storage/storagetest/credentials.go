@@ -336,8 +336,8 @@ func testCodeDeleteAndPurge(t *testing.T, s *storage.Store) {
 	}
 }
 
-// Deleting a user, by whatever route, deletes their credentials and codes in
-// the same transaction, and no one else's.
+// Deleting a user, by whatever route, deletes their credentials, codes,
+// browser sessions and consents in the same transaction, and no one else's.
 func testDeleteUserTakesCredentialsAndCodes(t *testing.T, s *storage.Store) {
 	ctx := t.Context()
 	const realm = "rl_cred_delete"
@@ -355,8 +355,27 @@ func testDeleteUserTakesCredentialsAndCodes(t *testing.T, s *storage.Store) {
 			t.Fatal(err)
 		}
 	}
+	for _, u := range []*storage.User{gone, kept} {
+		sess := &storage.BrowserSession{IDHash: sig("session-" + u.ID), SID: "sid-" + u.ID, Realm: realm, UserID: u.ID,
+			Username: u.Username, AuthTime: base, LastSeen: base, ExpiresAt: base.Add(time.Hour)}
+		if err := s.CreateBrowserSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveConsent(ctx, realm, u.ID, "web", []string{"openid"}, base); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.DeleteUser(ctx, realm, gone.ID); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.GetBrowserSession(ctx, sig("session-"+gone.ID)); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("browser session of the deleted user: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetConsent(ctx, realm, gone.ID, "web"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("consent of the deleted user: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetBrowserSession(ctx, sig("session-"+kept.ID)); err != nil {
+		t.Errorf("browser session of another user: %v", err)
 	}
 	if list, err := s.ListCredentials(ctx, realm, gone.ID); err != nil || len(list) != 0 {
 		t.Errorf("credentials of the deleted user: %v %v", list, err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/latchkey/latchkey/accounts"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/storage"
 )
@@ -34,8 +33,9 @@ import (
 var errGrantGone = fosite.ErrInvalidGrant.WithHint("The refresh token is invalid, expired, revoked or was already used.")
 
 // PrepareRefresh validates a refresh request (RFC 6749 §6): the token
-// exists, belongs to the request's client, has not expired, asks for no
-// scope beyond the original grant, and its user is still active. It prepares
+// exists, belongs to the request's client, has not expired and asks for no
+// scope beyond the original grant (the user's status is checked by
+// CompleteRefresh, inside the rotation's transaction). It prepares
 // ar as a continuation of the grant (same grant id and subject). Whether the
 // token is unused is decided atomically in CompleteRefresh. It reads only.
 func (c *Core) PrepareRefresh(ctx context.Context, ar fosite.AccessRequester) error {
@@ -72,17 +72,9 @@ func (c *Core) PrepareRefresh(ctx context.Context, ar fosite.AccessRequester) er
 	for _, a := range orig.GetGrantedAudience() {
 		ar.GrantAudience(a)
 	}
-	if stored.Kind == KindUser {
-		_, err := c.accounts.ActiveID(ctx, stored.Realm, stored.Subject, "", "")
-		switch {
-		case errors.Is(err, accounts.ErrNotFound):
-			return errGrantGone
-		case errors.Is(err, accounts.ErrUserDeactivated):
-			return errUserDeactivated
-		case err != nil:
-			return ServerError(err)
-		}
-	}
+	// The user's status is not read here: the rotation reads it inside its
+	// own transaction (a deactivated or deleted user gets errUserDeactivated
+	// there), which also closes the race with a deactivation.
 	setter, ok := ar.(interface{ SetID(string) })
 	sess, sok := ar.GetSession().(*Session)
 	if !ok || !sok {

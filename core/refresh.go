@@ -26,7 +26,7 @@ import (
 // tokens.refresh_grace > 0, a re-presentation by the same client within the
 // window instead gets a new pair and ends the pair issued before it, so the
 // grant never has two live refresh tokens. The user must be active, checked
-// again inside the rotation transaction (under the user row's lock on
+// inside the rotation transaction (under a shared lock of the user row on
 // MySQL), so a deactivation racing a refresh never leaves a new token alive.
 // The previous access token stays valid until its exp.
 

@@ -215,23 +215,34 @@ func (h *handler) authorize(c *gin.Context) {
 // wrong password, deactivated, locked out).
 const genericFailure = "The username or password is incorrect, or the account cannot sign in right now."
 
-// login takes the login form: the pending request and its CSRF token,
-// then the one password check; success starts a browser session and
-// finishes the request.
-func (h *handler) login(c *gin.Context) {
+// resumeForm reads a posted form of a pending request (login or consent):
+// the request by its id, its CSRF token, and the form bound to this
+// browser. On failure it has answered.
+func (h *handler) resumeForm(c *gin.Context) (url.Values, *core.AuthorizeRequest, bool) {
 	form, ok := h.form(c)
 	if !ok {
-		return
+		return nil, nil, false
 	}
-	ctx := c.Request.Context()
 	id := form.Get("request")
-	req, err := h.core.ResumeLogin(ctx, id, form.Get("csrf"))
+	req, err := h.core.ResumeLogin(c.Request.Context(), id, form.Get("csrf"))
 	if err == nil && !h.boundForm(c, id, form.Get("csrf")) {
 		err = core.ErrBadCSRF
 	}
 	if !h.resumed(c, err) {
+		return nil, nil, false
+	}
+	return form, req, true
+}
+
+// login takes the login form: the pending request and its CSRF token,
+// then the one password check; success starts a browser session and
+// finishes the request.
+func (h *handler) login(c *gin.Context) {
+	form, req, ok := h.resumeForm(c)
+	if !ok {
 		return
 	}
+	ctx, id := c.Request.Context(), form.Get("request")
 	username, password := form.Get("username"), form.Get("password")
 	user, err := h.core.VerifyPassword(ctx, req.Client.Realm, username, password)
 	switch {
@@ -299,19 +310,11 @@ type consentData struct {
 // the browser session of the request's realm, then Allow (remembered,
 // then the code) or Deny (access_denied).
 func (h *handler) consent(c *gin.Context) {
-	form, ok := h.form(c)
+	form, req, ok := h.resumeForm(c)
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	id := form.Get("request")
-	req, err := h.core.ResumeLogin(ctx, id, form.Get("csrf"))
-	if err == nil && !h.boundForm(c, id, form.Get("csrf")) {
-		err = core.ErrBadCSRF
-	}
-	if !h.resumed(c, err) {
-		return
-	}
+	ctx, id := c.Request.Context(), form.Get("request")
 	cookie, _ := c.Cookie(CookieName)
 	sess, err := h.core.Session(ctx, cookie, req.Client.Realm)
 	switch {

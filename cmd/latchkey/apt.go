@@ -3,9 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,16 +36,9 @@ max_apt_ttl (60s in the development defaults). See docs/workapi.md.`,
   curl -s -X POST -H "Authorization: Bearer $APT" http://127.0.0.1:8080/workapi/users`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var missing []string
-			for _, f := range []struct{ name, value string }{
-				{"--environment", gen.EnvironmentGUID}, {"--key", keyFile}, {"--arbitrary-id", arbitrary},
-			} {
-				if f.value == "" {
-					missing = append(missing, f.name)
-				}
-			}
-			if len(missing) > 0 {
-				return usage("missing %s (see %s --help)", strings.Join(missing, ", "), cmd.CommandPath())
+			if err := requireFlags(cmd, flagValue{"--environment", gen.EnvironmentGUID}, flagValue{"--key", keyFile},
+				flagValue{"--arbitrary-id", arbitrary}); err != nil {
+				return err
 			}
 			if gen.TTL < time.Second {
 				return usage("--ttl %v: want one second or more, like 60s (see %s --help)", gen.TTL, cmd.CommandPath())
@@ -56,16 +46,9 @@ max_apt_ttl (60s in the development defaults). See docs/workapi.md.`,
 			if gen.TTL%time.Second != 0 {
 				return usage("--ttl %v: want whole seconds, like %v (exp and iat are whole seconds)", gen.TTL, gen.TTL.Truncate(time.Second))
 			}
-			data, err := os.ReadFile(keyFile)
-			if err != nil {
-				var pe *fs.PathError
-				if errors.As(err, &pe) {
-					err = pe.Err
-				}
-				return usage("--key %s: cannot read the private key: %v", keyFile, err)
-			}
-			if gen.Key, err = apt.ParsePrivateKey(data); err != nil {
-				return usage("--key %s: %v", keyFile, err)
+			var err error
+			if gen.Key, err = readPrivateKey(keyFile); err != nil {
+				return err
 			}
 			token, err := gen.Generate(arbitrary)
 			switch {

@@ -3,13 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/latchkey/latchkey/pemkey"
 	"github.com/latchkey/latchkey/sdk/servicetoken"
 )
 
@@ -39,34 +36,16 @@ escapes (the form LoginID hands out as API_PRIVATE_KEY). See docs/loginid.md.`,
     -d '{"username":"sally"}' http://127.0.0.1:8080/loginid/manage/users/retrieve`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var missing []string
-			for _, f := range []struct{ name, value string }{
-				{"--credential", credential}, {"--key", keyFile}, {"--scope", strings.Join(scopes, "")},
-			} {
-				if f.value == "" {
-					missing = append(missing, f.name)
-				}
-			}
-			if len(missing) > 0 {
-				return usage("missing %s (see %s --help)", strings.Join(missing, ", "), cmd.CommandPath())
+			if err := requireFlags(cmd, flagValue{"--credential", credential}, flagValue{"--key", keyFile},
+				flagValue{"--scope", strings.Join(scopes, "")}); err != nil {
+				return err
 			}
 			if opts.Username != "" && opts.UserID != "" {
 				return usage("give only one of --username and --user-id")
 			}
-			data, err := os.ReadFile(keyFile)
+			key, err := readPrivateKey(keyFile)
 			if err != nil {
-				var pe *fs.PathError
-				if errors.As(err, &pe) {
-					err = pe.Err
-				}
-				return usage("--key %s: cannot read the private key: %v", keyFile, err)
-			}
-			if text := strings.TrimSpace(string(data)); !strings.Contains(text, "\n") && strings.Contains(text, `\n`) {
-				data = []byte(strings.ReplaceAll(text, `\n`, "\n"))
-			}
-			key, err := pemkey.ParsePrivate(data)
-			if err != nil {
-				return usage("--key %s: %v", keyFile, err)
+				return err
 			}
 			token, err := servicetoken.Sign(credential, key, scopes, opts)
 			switch {

@@ -33,6 +33,7 @@ func (l *loader) build(fc *fileConfig) *Snapshot {
 	}
 	// Order matters from here on: each section refers only to those before.
 	s.Realms = l.realms(fc.Realms)
+	s.WebAuthn = l.webAuthn(fc.WebAuthn, s.Issuer, fc.Realms)
 	s.Clients = l.clientList(fc.Clients)
 	l.idTokenAlgs(s.Clients, fc.SigningKeys)
 	s.Environments = l.environments(fc.Environments)
@@ -386,6 +387,7 @@ func (l *loader) realms(in []fileRealm) []*Realm {
 			PasswordMinLength: r.PasswordMinLength,
 			SignupTokenTTL:    r.SignupTokenTTL,
 			Lockout:           Lockout(r.Lockout),
+			Passkeys:          r.Passkeys,
 		})
 	}
 	return out

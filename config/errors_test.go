@@ -30,7 +30,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: base + "colour: blue\n",
-			want: []string{`t.yaml:7: colour: unknown key (allowed here: issuer, listen, trusted_proxies, database, signing_keys, passwords, tokens, sessions, realms, clients, environments, api_credentials, api_keys, compat)`},
+			want: []string{`t.yaml:7: colour: unknown key (allowed here: issuer, listen, trusted_proxies, database, signing_keys, passwords, tokens, sessions, webauthn, realms, clients, environments, api_credentials, api_keys, compat)`},
 		},
 		{
 			name: "unknown nested key",

@@ -20,6 +20,7 @@ type fileConfig struct {
 	Passwords      filePasswords       `yaml:"passwords"`
 	Tokens         fileTokens          `yaml:"tokens"`
 	Sessions       fileSessions        `yaml:"sessions"`
+	WebAuthn       fileWebAuthn        `yaml:"webauthn"`
 	Realms         []fileRealm         `yaml:"realms"`
 	Clients        []fileClient        `yaml:"clients"`
 	Environments   []fileEnvironment   `yaml:"environments"`
@@ -66,6 +67,16 @@ type fileSessions struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
+// fileWebAuthn is the relying party of passkey ceremonies. Empty rp_id,
+// rp_display_name and a nil origins are derived from the issuer by build.
+type fileWebAuthn struct {
+	RPID             string        `yaml:"rp_id"`
+	RPDisplayName    string        `yaml:"rp_display_name"`
+	Origins          []string      `yaml:"origins"`
+	UserVerification string        `yaml:"user_verification"`
+	Timeout          time.Duration `yaml:"timeout"`
+}
+
 type fileRealm struct {
 	ID                string        `yaml:"id"`
 	Name              string        `yaml:"name"`
@@ -73,6 +84,7 @@ type fileRealm struct {
 	PasswordMinLength int           `yaml:"password_min_length"`
 	SignupTokenTTL    time.Duration `yaml:"signup_token_ttl"`
 	Lockout           fileLockout   `yaml:"lockout"`
+	Passkeys          bool          `yaml:"passkeys"`
 }
 
 type fileLockout struct {
@@ -171,6 +183,7 @@ func defaultFile() fileConfig {
 			Leeway:            30 * time.Second,
 		},
 		Sessions: fileSessions{TTL: 24 * time.Hour, IdleTimeout: 2 * time.Hour},
+		WebAuthn: fileWebAuthn{UserVerification: UserVerificationPreferred, Timeout: DefaultWebAuthnTimeout},
 		Compat: fileCompat{
 			WorkAPI:    fileSurface{Enabled: true, Prefix: "/workapi"},
 			LoginID:    fileSurface{Enabled: true, Prefix: "/loginid"},

@@ -35,6 +35,9 @@ type Snapshot struct {
 	Passwords      Passwords
 	Tokens         Tokens
 	Sessions       Sessions
+	// WebAuthn is always filled (its defaults derived from the issuer), even
+	// when no realm has passkeys.
+	WebAuthn WebAuthn
 
 	Realms         []*Realm
 	Clients        []*Client
@@ -123,6 +126,39 @@ type Sessions struct {
 	IdleTimeout time.Duration
 }
 
+// User verification requirements of passkey ceremonies (WebAuthn's
+// UserVerificationRequirement).
+const (
+	UserVerificationRequired    = "required"
+	UserVerificationPreferred   = "preferred"
+	UserVerificationDiscouraged = "discouraged"
+)
+
+// DefaultWebAuthnTimeout is how long a ceremony's challenge lives unless
+// webauthn.timeout says otherwise.
+const DefaultWebAuthnTimeout = 2 * time.Minute
+
+// WebAuthn is the relying party of passkey ceremonies, defaults applied.
+type WebAuthn struct {
+	// RPID is the relying-party id, a domain name in lower case (never an IP
+	// address when a realm has passkeys). The default is the issuer's host.
+	RPID string
+	// RPDisplayName is shown by authenticators; the default is the issuer's
+	// host without its port.
+	RPDisplayName string
+	// Origins are the clientData origins accepted, each scheme://host[:port]
+	// in lower case, without a default port, a path or a trailing slash, like
+	// "https://example.com" or "http://localhost:8080". The default is the
+	// issuer's origin.
+	Origins []string
+	// UserVerification is UserVerificationRequired, UserVerificationPreferred
+	// (the default) or UserVerificationDiscouraged.
+	UserVerification string
+	// Timeout is how long a ceremony's challenge lives (it is single-use);
+	// the default is DefaultWebAuthnTimeout.
+	Timeout time.Duration
+}
+
 // Lockout limits failed password attempts per login name.
 type Lockout struct {
 	MaxFailures int
@@ -137,6 +173,9 @@ type Realm struct {
 	PasswordMinLength int
 	SignupTokenTTL    time.Duration
 	Lockout           Lockout
+	// Passkeys turns on the realm's passkey routes and the login page's
+	// passkey button.
+	Passkeys bool
 }
 
 // Client authentication methods.
@@ -271,6 +310,16 @@ func (s *Snapshot) LookupAPIKey(presented string) *APIKey {
 		return nil
 	}
 	return e.key
+}
+
+// PasskeysEnabled reports whether any realm has passkeys.
+func (s *Snapshot) PasskeysEnabled() bool {
+	for _, r := range s.Realms {
+		if r.Passkeys {
+			return true
+		}
+	}
+	return false
 }
 
 // ActiveSigningKey returns the key new tokens are signed with.

@@ -34,6 +34,7 @@ func (l *loader) build(fc *fileConfig) *Snapshot {
 	// Order matters from here on: each section refers only to those before.
 	s.Realms = l.realms(fc.Realms)
 	s.WebAuthn = l.webAuthn(fc.WebAuthn, s.Issuer, fc.Realms)
+	l.passkeySigningKey(fc.SigningKeys, fc.Realms)
 	s.Clients = l.clientList(fc.Clients)
 	l.idTokenAlgs(s.Clients, fc.SigningKeys)
 	s.Environments = l.environments(fc.Environments)

@@ -292,3 +292,21 @@ func localhostFor(u *url.URL) string {
 	}
 	return "http://" + net.JoinHostPort("localhost", u.Port())
 }
+
+// passkeySigningKey requires an ES256 signing key, active or not, when a
+// realm has passkeys: transaction confirmation tokens are ES256 JWTs.
+func (l *loader) passkeySigningKey(keys []fileKey, realms []fileRealm) {
+	i := firstPasskeyRealm(realms)
+	if i < 0 || len(keys) == 0 || slices.ContainsFunc(keys, func(k fileKey) bool { return k.Alg == AlgES256 }) {
+		return
+	}
+	var have []string
+	for _, k := range keys {
+		if slices.Contains(allAlgs, k.Alg) && !slices.Contains(have, k.Alg) {
+			have = append(have, k.Alg)
+		}
+	}
+	l.errorf(fmt.Sprintf("realms[%d].passkeys", i), "realm %s has passkeys, whose transaction confirmations are signed as ES256 JWTs, "+
+		"but no signing key is ES256 (signing_keys have %s); add one with latchkey keys generate --alg ES256 (it need not be the first, active key)",
+		realms[i].ID, listOr(have, "none"))
+}

@@ -203,6 +203,41 @@ webauthn:
 		{"rp_display_name too long", base + "webauthn:\n  rp_display_name: " + strings.Repeat("é", 256) + "\n", nil, []string{
 			`t.yaml:8: webauthn.rp_display_name: may be at most 255 characters, got 256; shorten it`,
 		}},
+
+		// An ES256 signing key, active or not, for transaction confirmations.
+		{"passkeys without an ES256 key", `signing_keys:
+  - {kid: r1, alg: RS256, pem_file: env.pem}
+issuer: http://localhost:8080
+realms:
+  - id: rl_demo
+  - id: rl_pk
+    passkeys: true
+  - id: rl_pk2
+    passkeys: true
+compat:
+  loginid: {enabled: false}
+`, nil, []string{
+			`t.yaml:7: realms[1].passkeys: realm rl_pk has passkeys, whose transaction confirmations are signed as ES256 JWTs, but no signing key is ES256 ` +
+				`(signing_keys have RS256); add one with latchkey keys generate --alg ES256 (it need not be the first, active key)`,
+		}},
+		{"passkeys with an ES256 key after the active RS256 one", `signing_keys:
+  - {kid: r1, alg: RS256, pem_file: env.pem}
+  - {kid: k1, alg: ES256, pem_file: signing.pem}
+issuer: http://localhost:8080
+realms:
+  - id: rl_demo
+    passkeys: true
+compat:
+  loginid: {enabled: false}
+`, nil, nil},
+		{"no ES256 key and no passkeys", `signing_keys:
+  - {kid: r1, alg: RS256, pem_file: env.pem}
+realms:
+  - id: rl_demo
+    passkeys: false
+compat:
+  loginid: {enabled: false}
+`, nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

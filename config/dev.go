@@ -177,6 +177,17 @@ tokens:
   refresh_token_ttl: 720h
   refresh_grace: 0s
   leeway: 30s
+# The relying party of passkey ceremonies, for realms with passkeys: true.
+# Passkeys need the issuer on a domain name, as WebAuthn and browsers refuse
+# an IP address like 127.0.0.1: in development, run the issuer as
+# http://localhost:8080 (issuer: http://localhost:8080, LATCHKEY_ISSUER, or
+# LATCHKEY_LISTEN=localhost:8080), a secure context for browsers.
+webauthn:
+  # rp_id: localhost                  # default: the issuer's host; a domain name, never an IP address
+  # rp_display_name: Latchkey         # default: the issuer's host
+  # origins: [http://localhost:8080]  # accepted clientData origins; default: the issuer's origin
+  user_verification: preferred        # required | preferred | discouraged
+  timeout: 120s                       # a ceremony's challenge lives this long, single-use
 realms:
   - id: rl_demo
     name: Demo
@@ -184,6 +195,7 @@ realms:
     password_min_length: 10
     signup_token_ttl: 24h
     lockout: {max_failures: 10, window: 15m}
+    passkeys: false                   # true needs the issuer on http://localhost:8080 (see webauthn: above)
 clients:
   - id: demo-backend
     realm: rl_demo

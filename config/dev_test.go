@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/secrethash"
 )
@@ -283,5 +284,47 @@ func TestLoadDevSurfaces(t *testing.T) {
 	c := snap.Compat
 	if !c.WorkAPI.Enabled || !c.Legacy.Enabled || !c.AuthRocket.Enabled || !c.LoginID.Enabled {
 		t.Fatalf("compat %+v: want every built surface on", c)
+	}
+}
+
+// TestLoadDevPasskeys: the development config leaves passkeys off (its
+// issuer, http://127.0.0.1:8080, is an IP address) but writes the webauthn
+// section; switched on, passkeys need the issuer on http://localhost:8080.
+func TestLoadDevPasskeys(t *testing.T) {
+	dataDir := t.TempDir()
+	snap, _, err := LoadDev(dataDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.PasskeysEnabled() {
+		t.Fatal("development defaults have passkeys on")
+	}
+	want := WebAuthn{RPID: "127.0.0.1", RPDisplayName: "127.0.0.1", Origins: []string{"http://127.0.0.1:8080"},
+		UserVerification: UserVerificationPreferred, Timeout: 2 * time.Minute}
+	if !reflect.DeepEqual(snap.WebAuthn, want) {
+		t.Errorf("WebAuthn = %#v\nwant %#v", snap.WebAuthn, want)
+	}
+	path := filepath.Join(dataDir, DevConfigFile)
+	yml, _ := os.ReadFile(path)
+	for _, s := range []string{"\nwebauthn:\n", "  user_verification: preferred", "  timeout: 120s", "http://localhost:8080", "    passkeys: false"} {
+		if !bytes.Contains(yml, []byte(s)) {
+			t.Errorf("%s does not write %q", DevConfigFile, s)
+		}
+	}
+	on := bytes.Replace(yml, []byte("    passkeys: false"), []byte("    passkeys: true"), 1)
+	if err := os.WriteFile(path, on, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadDev(dataDir, nil); err == nil || !strings.Contains(err.Error(), "realms[0].passkeys: realm rl_demo has passkeys, but the relying-party id defaults to the issuer's host 127.0.0.1, an IP address") {
+		t.Fatalf("passkeys on the IP issuer: %v", err)
+	}
+	for _, e := range []map[string]string{{EnvIssuer: "http://localhost:8080"}, {EnvListen: "localhost:8080"}} {
+		snap, _, err := LoadDev(dataDir, env(e))
+		if err != nil {
+			t.Fatalf("%v: %v", e, err)
+		}
+		if !snap.PasskeysEnabled() || snap.WebAuthn.RPID != "localhost" || !reflect.DeepEqual(snap.WebAuthn.Origins, []string{"http://localhost:8080"}) || len(snap.Warnings) != 0 {
+			t.Errorf("%v: passkeys %v, WebAuthn %+v, warnings %q", e, snap.PasskeysEnabled(), snap.WebAuthn, snap.Warnings)
+		}
 	}
 }

@@ -15,6 +15,16 @@ type migration struct {
 	name    string
 	sqlite  []string
 	mysql   []string
+	// mysqlAddColumns run after mysql: columns added to existing tables.
+	mysqlAddColumns []addColumn
+}
+
+// addColumn is a column a migration adds to an existing table on MySQL,
+// where ALTER TABLE … ADD COLUMN has no IF NOT EXISTS (MariaDB has one,
+// MySQL 8 does not): apply adds it only when information_schema does not
+// list it yet, so that a migration that stopped half-way runs again.
+type addColumn struct {
+	table, column, definition string // constants of this file, never input
 }
 
 // mysqlTable is the table options of every MySQL table: InnoDB, utf8mb4, and
@@ -204,6 +214,98 @@ var migrations = []migration{
 	KEY session_grants_expires_at (expires_at))` + mysqlTable,
 		},
 	},
+	{
+		version: 8,
+		name:    "passkeys",
+		sqlite: []string{
+			`CREATE TABLE passkeys (` + passkeyColumns(sqliteBin, sqliteTime, "BLOB", "BLOB", "BLOB", "INTEGER") + `)`,
+			`CREATE UNIQUE INDEX passkeys_credential_id ON passkeys (realm, credential_id)`,
+			`CREATE INDEX passkeys_user ON passkeys (realm, user_id)`,
+			`CREATE TABLE webauthn_ceremonies (` + ceremonyColumns(sqliteBin, sqliteTime, "BLOB") + `)`,
+			`CREATE INDEX webauthn_ceremonies_user ON webauthn_ceremonies (realm, user_id)`,
+			`CREATE INDEX webauthn_ceremonies_expires_at ON webauthn_ceremonies (expires_at)`,
+			`CREATE TABLE passkey_transactions (` + passkeyTxColumns(sqliteBin, sqliteTime) + `)`,
+			`CREATE INDEX passkey_transactions_user ON passkey_transactions (realm, user_id)`,
+			`CREATE INDEX passkey_transactions_expires_at ON passkey_transactions (expires_at)`,
+			`ALTER TABLE browser_sessions ADD COLUMN amr ` + amrColumn(sqliteBin),
+		},
+		mysql: []string{
+			// credential_id is the raw bytes, compared byte for byte with
+			// no padding: (realm, credential_id) is at most 255×4 + 1023
+			// bytes, within InnoDB's 3072-byte key limit.
+			`CREATE TABLE IF NOT EXISTS passkeys (` + passkeyColumns(mysqlBin, mysqlTime, "VARBINARY(1023)", "BLOB", "VARBINARY(16)", "INT UNSIGNED") + `,
+	UNIQUE KEY passkeys_credential_id (realm, credential_id),
+	KEY passkeys_user (realm, user_id))` + mysqlTable,
+			`CREATE TABLE IF NOT EXISTS webauthn_ceremonies (` + ceremonyColumns(mysqlBin, mysqlTime, "MEDIUMBLOB") + `,
+	KEY webauthn_ceremonies_user (realm, user_id),
+	KEY webauthn_ceremonies_expires_at (expires_at))` + mysqlTable,
+			`CREATE TABLE IF NOT EXISTS passkey_transactions (` + passkeyTxColumns(mysqlBin, mysqlTime) + `,
+	KEY passkey_transactions_user (realm, user_id),
+	KEY passkey_transactions_expires_at (expires_at))` + mysqlTable,
+		},
+		mysqlAddColumns: []addColumn{{"browser_sessions", "amr", amrColumn(mysqlBin)}},
+	},
+}
+
+// passkeyColumns returns the column list of passkeys: the WebAuthn part of
+// a fido2 credential, under the credential's uuid. The byte columns' types
+// differ per dialect (credID, blob, aaguid) and so does the unsigned 32-bit
+// counter's (counter).
+func passkeyColumns(bin, datetime, credID, blob, aaguid, counter string) string {
+	return `
+	uuid               VARCHAR(36)` + bin + ` NOT NULL PRIMARY KEY,
+	realm              VARCHAR(255)` + bin + ` NOT NULL,
+	user_id            VARCHAR(64)` + bin + ` NOT NULL,
+	credential_id      ` + credID + ` NOT NULL,
+	public_key         ` + blob + ` NOT NULL,
+	sign_count         ` + counter + ` NOT NULL,
+	transports         VARCHAR(255)` + bin + ` NOT NULL,
+	backup_eligible    BOOLEAN NOT NULL,
+	backup_state       BOOLEAN NOT NULL,
+	user_verified      BOOLEAN NOT NULL,
+	aaguid             ` + aaguid + ` NOT NULL,
+	attestation_type   VARCHAR(64)` + bin + ` NOT NULL,
+	attestation_format VARCHAR(64)` + bin + ` NOT NULL,
+	last_used_at       ` + datetime + ` NULL`
+}
+
+// ceremonyColumns returns the column list of webauthn_ceremonies: a started
+// registration or login, keyed by the hex SHA-256 of its challenge, with the
+// library's session data (data, up to 64 KiB) until it is taken or expires.
+func ceremonyColumns(bin, datetime, blob string) string {
+	return `
+	id              VARCHAR(64)` + bin + ` NOT NULL PRIMARY KEY,
+	realm           VARCHAR(255)` + bin + ` NOT NULL,
+	user_id         VARCHAR(64)` + bin + ` NOT NULL,
+	username        VARCHAR(255)` + bin + ` NOT NULL,
+	purpose         VARCHAR(32)` + bin + ` NOT NULL,
+	credential_uuid VARCHAR(36)` + bin + ` NOT NULL,
+	data            ` + blob + ` NOT NULL,
+	expires_at      ` + datetime + ` NOT NULL`
+}
+
+// passkeyTxColumns returns the column list of passkey_transactions: a
+// transaction a user confirms with a passkey, pending until completed
+// once. payload holds up to 16 KiB of UTF-8 (TEXT: 64 KiB on MySQL).
+func passkeyTxColumns(bin, datetime string) string {
+	return `
+	id           VARCHAR(64)` + bin + ` NOT NULL PRIMARY KEY,
+	realm        VARCHAR(255)` + bin + ` NOT NULL,
+	user_id      VARCHAR(64)` + bin + ` NOT NULL,
+	username     VARCHAR(255)` + bin + ` NOT NULL,
+	type         VARCHAR(16)` + bin + ` NOT NULL,
+	payload      TEXT NOT NULL,
+	nonce        VARCHAR(255)` + bin + ` NOT NULL,
+	status       VARCHAR(16)` + bin + ` NOT NULL,
+	created_at   ` + datetime + ` NOT NULL,
+	completed_at ` + datetime + ` NULL,
+	expires_at   ` + datetime + ` NOT NULL`
+}
+
+// amrColumn is browser_sessions.amr: the session's authentication methods,
+// space-separated RFC 8176 values; sessions from before it have none.
+func amrColumn(bin string) string {
+	return `VARCHAR(64)` + bin + ` NOT NULL DEFAULT ''`
 }
 
 // credentialColumns returns the column list of credentials: the ways a
@@ -374,6 +476,19 @@ func (s *Store) apply(ctx context.Context, conn *sql.Conn, m migration) error {
 	if s.driver == DriverMySQL {
 		for _, stmt := range m.mysql {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		for _, c := range m.mysqlAddColumns {
+			var n int
+			if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.COLUMNS "+
+				"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?", c.table, c.column).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			if _, err := conn.ExecContext(ctx, "ALTER TABLE "+c.table+" ADD COLUMN "+c.column+" "+c.definition); err != nil {
 				return err
 			}
 		}

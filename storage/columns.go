@@ -29,3 +29,10 @@ func checkColumns(op string, cols ...column) error {
 	}
 	return nil
 }
+
+// fitsKey reports whether a lookup key can be in a column of max
+// characters: not empty, valid UTF-8 and not too long. A key that cannot
+// is not looked up: no row has it.
+func fitsKey(value string, max int) bool {
+	return value != "" && utf8.ValidString(value) && utf8.RuneCountInString(value) <= max
+}

@@ -17,6 +17,10 @@ const (
 	CredentialFIDO2    = "fido2"
 	CredentialActive   = "active"
 	CredentialRevoked  = "revoked"
+	// CredentialInactive: a passkey marked possibly cloned (its signature
+	// counter went backwards, see [Store.RecordPasskeyUse]); like a
+	// revoked one, it no longer signs in.
+	CredentialInactive = "inactive"
 )
 
 // Column widths of credentials, in characters.
@@ -35,7 +39,7 @@ type Credential struct {
 	UUID, Realm, UserID  string
 	Type                 string // CredentialPassword or CredentialFIDO2
 	Name                 string
-	Status               string // CredentialActive or CredentialRevoked
+	Status               string // CredentialActive, CredentialRevoked or CredentialInactive
 	CreatedAt, UpdatedAt time.Time
 }
 
@@ -181,9 +185,11 @@ func (s *Store) RenameCredential(ctx context.Context, realm, uuid, name string, 
 // RevokeCredential marks the credential uuid of realm revoked and returns
 // it, in one transaction (the one in ctx, if any); revoking a password
 // also removes the user's password hash, so the password stops working.
-// The user's last active credential is ErrLastCredential — a password the
-// user has counts as one even before its row exists — and an unknown uuid
-// ErrNotFound; revoking a revoked credential changes nothing. Concurrent
+// The user's last active credential is ErrLastCredential — only
+// credentials with status CredentialActive count, and a password the user
+// has counts as one even before its row exists — and an unknown uuid
+// ErrNotFound; revoking a revoked credential changes nothing, revoking an
+// inactive one is always allowed. Concurrent
 // revocations of one user's credentials serialise on the user's row.
 func (s *Store) RevokeCredential(ctx context.Context, realm, uuid string, now time.Time) (*Credential, error) {
 	const op = "revoke credential"
@@ -223,7 +229,9 @@ func (s *Store) RevokeCredential(ctx context.Context, realm, uuid string, now ti
 		if passwordRows == 0 && hasPassword == 1 {
 			active++ // a password without its row yet
 		}
-		if active <= 1 {
+		// Only active credentials count: revoking an inactive one (a
+		// passkey that may be cloned) takes no way to log in away.
+		if c.Status == CredentialActive && active <= 1 {
 			return ErrLastCredential
 		}
 		if err := s.db(ctx).Exec("UPDATE credentials SET status = ?, updated_at = ? WHERE realm = ? AND uuid = ?",
@@ -243,8 +251,15 @@ func (s *Store) RevokeCredential(ctx context.Context, realm, uuid string, now ti
 	return out, err
 }
 
-// DeleteCredentials deletes every credential of user userID of realm (with
-// the user, in the transaction that deletes them).
+// DeleteCredentials deletes every credential of user userID of realm, and
+// their passkeys, in one transaction (the one in ctx, if any: with the
+// user, the one that deletes them).
 func (s *Store) DeleteCredentials(ctx context.Context, realm, userID string) error {
-	return mapErr("delete credentials", s.db(ctx).Exec("DELETE FROM credentials WHERE realm = ? AND user_id = ?", realm, userID).Error)
+	const op = "delete credentials"
+	return s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.db(ctx).Exec("DELETE FROM passkeys WHERE realm = ? AND user_id = ?", realm, userID).Error; err != nil {
+			return mapErr(op, err)
+		}
+		return mapErr(op, s.db(ctx).Exec("DELETE FROM credentials WHERE realm = ? AND user_id = ?", realm, userID).Error)
+	})
 }

@@ -70,6 +70,9 @@ func (s *Store) FinishLoginRequest(ctx context.Context, idHash string, now time.
 	return nil
 }
 
+// maxAMRLen is the width of browser_sessions.amr, in characters.
+const maxAMRLen = 64
+
 // BrowserSession is a signed-in browser.
 type BrowserSession struct {
 	IDHash string // SHA-256 hex of the cookie value
@@ -82,6 +85,9 @@ type BrowserSession struct {
 	LastSeen time.Time
 	// ExpiresAt is the absolute end (sessions.ttl after AuthTime).
 	ExpiresAt time.Time
+	// AMR is how the user authenticated: RFC 8176 values separated by
+	// spaces ("pwd", "hwk user"), at most 64 characters; "" for none.
+	AMR string
 	// UserStatus is the user's status when the session was read ("" when
 	// the user is gone); CreateBrowserSession ignores it.
 	UserStatus string
@@ -93,9 +99,12 @@ func (s *Store) CreateBrowserSession(ctx context.Context, b *BrowserSession) err
 	if err := checkSignature(op, b.IDHash); err != nil {
 		return err
 	}
+	if err := checkColumns(op, column{"amr", b.AMR, maxAMRLen, false}); err != nil {
+		return err
+	}
 	return mapErr(op, s.db(ctx).Exec(
-		"INSERT INTO browser_sessions (id_hash, sid, realm, user_id, username, auth_time, last_seen, expires_at) VALUES (?,?,?,?,?,?,?,?)",
-		b.IDHash, b.SID, b.Realm, b.UserID, b.Username, clampTime(b.AuthTime), clampTime(b.LastSeen), clampTime(b.ExpiresAt)).Error)
+		"INSERT INTO browser_sessions (id_hash, sid, realm, user_id, username, auth_time, last_seen, expires_at, amr) VALUES (?,?,?,?,?,?,?,?,?)",
+		b.IDHash, b.SID, b.Realm, b.UserID, b.Username, clampTime(b.AuthTime), clampTime(b.LastSeen), clampTime(b.ExpiresAt), b.AMR).Error)
 }
 
 // GetBrowserSession returns the session under idHash with its user's
@@ -105,9 +114,9 @@ func (s *Store) GetBrowserSession(ctx context.Context, idHash string) (*BrowserS
 	var status sql.NullString
 	// One read gives the session and its user's status.
 	err := scanOne(s.reader(ctx).Raw(
-		"SELECT b.id_hash, b.sid, b.realm, b.user_id, b.username, b.auth_time, b.last_seen, b.expires_at, u.status "+
+		"SELECT b.id_hash, b.sid, b.realm, b.user_id, b.username, b.auth_time, b.last_seen, b.expires_at, b.amr, u.status "+
 			"FROM browser_sessions b LEFT JOIN users u ON u.id = b.user_id AND u.realm = b.realm WHERE b.id_hash = ?", idHash),
-		&b.IDHash, &b.SID, &b.Realm, &b.UserID, &b.Username, &b.AuthTime, &b.LastSeen, &b.ExpiresAt, &status)
+		&b.IDHash, &b.SID, &b.Realm, &b.UserID, &b.Username, &b.AuthTime, &b.LastSeen, &b.ExpiresAt, &b.AMR, &status)
 	b.UserStatus = status.String
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound

@@ -12,7 +12,8 @@ const defaultPurgeBatch = 500
 
 // PurgeExpired deletes the rows of access_tokens, refresh_tokens, used_ids,
 // signup_tokens, one_time_codes, authorization_codes, login_requests,
-// browser_sessions and session_grants whose expiry is before before (and
+// browser_sessions, session_grants, webauthn_ceremonies and
+// passkey_transactions whose expiry is before before (and
 // stale login_attempts), batch rows at a time (batch ≤ 0 means 500): it
 // selects a batch of keys by the expires_at index, deletes those, and
 // repeats until a batch comes back short. Each batch is its own statement,
@@ -39,6 +40,10 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time, batch int) (
 		func() (int64, error) { return purgeTable[string](ctx, s, "login_requests", "id_hash", before, batch) },
 		func() (int64, error) { return purgeTable[string](ctx, s, "browser_sessions", "id_hash", before, batch) },
 		func() (int64, error) { return s.purgeSessionGrants(ctx, before, batch) },
+		func() (int64, error) { return purgeTable[string](ctx, s, "webauthn_ceremonies", "id", before, batch) },
+		func() (int64, error) {
+			return purgeTable[string](ctx, s, "passkey_transactions", "id", before, batch)
+		},
 	} {
 		n, err := purge()
 		total += n

@@ -6,7 +6,8 @@ import "context"
 // theirs, in one transaction (the caller's, when ctx carries one): the user
 // row, every access and refresh token whose subject is the user (deleted,
 // not deactivated: with the user gone there is no reuse left to detect),
-// their credentials, one-time codes, browser sessions and consents, and the
+// their credentials and passkeys, one-time codes, browser sessions,
+// consents, WebAuthn ceremonies and passkey transactions, and the
 // failure slots of the user's username and e-mail, which are freed
 // (marked stale, as ClearLoginAttempts does) so that whoever takes the name
 // next does not inherit a lock. No such user — also another realm's — is
@@ -50,6 +51,14 @@ func (s *Store) DeleteUser(ctx context.Context, realm, id string) error {
 		}
 		if err := s.DeleteConsents(ctx, realm, id); err != nil {
 			return err
+		}
+		for _, q := range []string{
+			"DELETE FROM webauthn_ceremonies WHERE realm = ? AND user_id = ?",
+			"DELETE FROM passkey_transactions WHERE realm = ? AND user_id = ?",
+		} {
+			if err := s.db(ctx).Exec(q, realm, id).Error; err != nil {
+				return mapErr(op, err)
+			}
 		}
 		return s.ClearLogins(ctx, realm, u.UsernameNorm, u.EmailNorm)
 	})

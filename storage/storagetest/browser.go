@@ -20,6 +20,7 @@ func testBrowserSignIn(t *testing.T, s *storage.Store) {
 		{"AuthorizeCodes", testAuthorizeCodes},
 		{"LoginRequests", testLoginRequests},
 		{"BrowserSessions", testBrowserSessions},
+		{"BrowserSessionAMR", testBrowserSessionAMR},
 		{"BrowserPurge", testBrowserPurge},
 		{"Consents", testConsents},
 		{"SessionGrants", testSessionGrants},
@@ -140,6 +141,28 @@ func testBrowserSessions(t *testing.T, s *storage.Store) {
 	if err := s.DeleteBrowserSession(ctx, sig("cookie")); err != nil {
 		t.Errorf("deleting a missing session: %v", err)
 	}
+}
+
+// testBrowserSessionAMR: the authentication methods of a session (RFC
+// 8176 values, space-separated) come back as written; none is "".
+func testBrowserSessionAMR(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	newSession := func(name, amr string) *storage.BrowserSession {
+		return &storage.BrowserSession{IDHash: sig("amr-" + name), SID: "sid-amr-" + name, Realm: "rl_a", UserID: "usr_amr",
+			AuthTime: base, LastSeen: base, ExpiresAt: base.Add(time.Hour), AMR: amr}
+	}
+	longest := strings.Repeat("hwk ", 15) + "user" // 64 characters
+	for name, amr := range map[string]string{"passkey": "hwk user", "password": "pwd", "none": "", "longest": longest} {
+		if err := s.CreateBrowserSession(ctx, newSession(name, amr)); err != nil {
+			t.Fatalf("CreateBrowserSession(amr %q): %v", amr, err)
+		}
+		got, err := s.GetBrowserSession(ctx, sig("amr-"+name))
+		if err != nil || got.AMR != amr {
+			t.Fatalf("GetBrowserSession(%s) = %+v, %v; want amr %q", name, got, err, amr)
+		}
+	}
+	wantErrIs(t, "an amr too long", s.CreateBrowserSession(ctx, newSession("too-long", longest+" ")), storage.ErrInvalidInput)
+	wantErrIs(t, "an amr of bad UTF-8", s.CreateBrowserSession(ctx, newSession("bad", "pwd \xff")), storage.ErrInvalidInput)
 }
 
 // testBrowserPurge: expired pending requests and sessions are purged, live

@@ -71,6 +71,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"LoginLockoutConcurrent", testLoginLockoutConcurrent},
 		{"SignupTokens", testSignupTokens},
 		{"CredentialsAndCodes", testCredentialsAndCodes},
+		{"Passkeys", testPasskeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

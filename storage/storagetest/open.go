@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -52,7 +53,29 @@ func open(t testing.TB, driver, dsn string) *storage.Store {
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate %s: %v", driver, err)
 	}
+	opened.Store(s, database{driver, dsn})
+	t.Cleanup(func() { opened.Delete(s) })
 	return s
+}
+
+// database is where a store of this package was opened.
+type database struct{ driver, dsn string }
+
+// opened maps each open *storage.Store of OpenSQLite and OpenMySQL to its
+// database, for openReplica.
+var opened sync.Map
+
+// openReplica returns a second Store on s's database, as another replica
+// of the server opens it (on SQLite: another process on the same file),
+// closed when the test ends. It skips the test for a store this package
+// did not open.
+func openReplica(t testing.TB, s *storage.Store) *storage.Store {
+	t.Helper()
+	db, ok := opened.Load(s)
+	if !ok {
+		t.Skip("the store was not opened by storagetest: no second store on its database")
+	}
+	return open(t, db.(database).driver, db.(database).dsn)
 }
 
 // MySQLDSN creates a uniquely named database (lk_t_<random>) on the server

@@ -53,7 +53,31 @@ func testClosedStore(t *testing.T, s *storage.Store) {
 			return err
 		},
 		"RevokeGrant": func() error { return s.RevokeGrant(ctx, "req-outage") },
-		"UseOnce":     func() error { return s.UseOnce(ctx, "apt", "env", "jti-outage", base.Add(time.Minute)) },
+		"PasskeysOfUser": func() error {
+			_, err := s.PasskeysOfUser(ctx, "rl_test", "usr_outage")
+			return err
+		},
+		"PasskeyByCredentialID": func() error {
+			_, _, err := s.PasskeyByCredentialID(ctx, "rl_test", []byte("id"))
+			return err
+		},
+		"RecordPasskeyUse": func() error {
+			return s.RecordPasskeyUse(ctx, "rl_test", "a1a1a1a1-0000-8000-8000-000000000001", 1, false, base)
+		},
+		"TakeCeremony": func() error {
+			_, err := s.TakeCeremony(ctx, sig("ceremony-outage"), base)
+			return err
+		},
+		"GetPasskeyTx": func() error {
+			_, err := s.GetPasskeyTx(ctx, "rl_test", "ptx_outage", base)
+			return err
+		},
+		"CompletePasskeyTx": func() error { return s.CompletePasskeyTx(ctx, "rl_test", "ptx_outage", base) },
+		"GetBrowserSession": func() error {
+			_, err := s.GetBrowserSession(ctx, sig("cookie-outage"))
+			return err
+		},
+		"UseOnce": func() error { return s.UseOnce(ctx, "apt", "env", "jti-outage", base.Add(time.Minute)) },
 	}
 	for name, check := range checks {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,482 @@
+package accounts_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/accounts"
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/internal/softauthn"
+	"github.com/latchkey/latchkey/storage"
+)
+
+const (
+	testRPID   = "localhost"
+	testOrigin = "http://localhost:8080"
+)
+
+func passkeySnapshot(uv string) *config.Snapshot {
+	return &config.Snapshot{WebAuthn: config.WebAuthn{RPID: testRPID, RPDisplayName: "Test", Origins: []string{testOrigin},
+		UserVerification: uv, Timeout: 2 * time.Minute}}
+}
+
+type passkeyFixture struct {
+	*fixture
+	pk *accounts.Passkeys
+}
+
+func newPasskeyFixture(t *testing.T, f *fixture, uv string) *passkeyFixture {
+	t.Helper()
+	f.realm.Passkeys = true
+	pk, err := accounts.NewPasskeys(f.svc, passkeySnapshot(uv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &passkeyFixture{fixture: f, pk: pk}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// register runs a whole registration of a new user with auth.
+func (f *passkeyFixture) register(t *testing.T, auth *softauthn.Authenticator, username string) (*accounts.User, *accounts.Credential) {
+	t.Helper()
+	opts, err := f.pk.BeginRegistration(t.Context(), f.realm, accounts.RegistrationStart{Purpose: accounts.CeremonyRegister, Username: username})
+	if err != nil {
+		t.Fatalf("BeginRegistration: %v", err)
+	}
+	att, err := auth.Register(mustJSON(t, opts.Options))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.pk.VerifyRegistration(t.Context(), f.realm, accounts.RegistrationFinish{Purpose: accounts.CeremonyRegister,
+		Username: username, CredentialUUID: opts.CredentialUUID, Challenge: opts.Options.Challenge.String(),
+		CredentialID: att.CredentialID, ClientDataJSON: att.ClientDataJSON, AttestationObject: att.AttestationObject})
+	if err != nil {
+		t.Fatalf("VerifyRegistration: %v", err)
+	}
+	var u *accounts.User
+	var c *accounts.Credential
+	if err := f.store.InTx(t.Context(), func(ctx context.Context) error {
+		u, c, err = f.pk.InsertRegistration(ctx, v)
+		return err
+	}); err != nil {
+		t.Fatalf("InsertRegistration: %v", err)
+	}
+	return u, c
+}
+
+// assertion starts a sign-in of username and answers it with auth.
+func (f *passkeyFixture) assertion(t *testing.T, auth *softauthn.Authenticator, username string) accounts.AssertionFinish {
+	t.Helper()
+	opts, err := f.pk.BeginLogin(t.Context(), f.realm, username)
+	if err != nil {
+		t.Fatalf("BeginLogin: %v", err)
+	}
+	as, err := auth.Assert(mustJSON(t, opts.Options))
+	if err != nil {
+		t.Fatalf("Assert: %v", err)
+	}
+	purpose := accounts.CeremonyLogin
+	if username == "" {
+		purpose = accounts.CeremonyDiscoverable
+	}
+	return finishOf(purpose, username, opts.Options.Challenge.String(), as)
+}
+
+func finishOf(purpose, username, challenge string, as *softauthn.Assertion) accounts.AssertionFinish {
+	return accounts.AssertionFinish{Purpose: purpose, Username: username, Challenge: challenge, CredentialID: as.CredentialID,
+		ClientDataJSON: as.ClientDataJSON, AuthenticatorData: as.AuthenticatorData, Signature: as.Signature, UserHandle: as.UserHandle}
+}
+
+func TestPasskeyRegisterAndSignIn(t *testing.T) {
+	eachStore(t, func(t *testing.T, f0 *fixture) {
+		f := newPasskeyFixture(t, f0, config.UserVerificationPreferred)
+		auth := softauthn.New(testRPID, testOrigin, softauthn.Options{})
+		u, cred := f.register(t, auth, "dana")
+		if u.Username != "dana" || cred.Type != accounts.CredentialFIDO2 || cred.Name != accounts.PasskeyCredentialName || cred.Status != accounts.CredentialActive {
+			t.Fatalf("registered %+v with %+v", u, cred)
+		}
+		for _, username := range []string{"dana", "DANA", ""} {
+			got, err := f.pk.FinishLogin(t.Context(), f.realm, f.assertion(t, auth, username))
+			if err != nil {
+				t.Fatalf("FinishLogin(%q): %v", username, err)
+			}
+			if got.User.ID != u.ID || got.Credential.UUID != cred.UUID || !got.UserVerified {
+				t.Fatalf("FinishLogin(%q) = %+v", username, got)
+			}
+		}
+		creds, err := f.svc.Credentials(t.Context(), f.realm.ID, u.ID)
+		if err != nil || len(creds) != 1 || creds[0].UUID != cred.UUID {
+			t.Fatalf("Credentials = %+v, %v; want the passkey only (the user has no password)", creds, err)
+		}
+		// The username is taken now.
+		if _, err := f.pk.BeginRegistration(t.Context(), f.realm, accounts.RegistrationStart{Purpose: accounts.CeremonyRegister, Username: "Dana"}); !errors.Is(err, accounts.ErrUsernameTaken) {
+			t.Fatalf("BeginRegistration(taken) = %v, want ErrUsernameTaken", err)
+		}
+	})
+}
+
+func TestPasskeyAddToExistingUser(t *testing.T) {
+	eachStore(t, func(t *testing.T, f0 *fixture) {
+		f := newPasskeyFixture(t, f0, config.UserVerificationPreferred)
+		u := f.create(t, accounts.NewUser{Username: "erin", Password: goodPassword})
+		auth := softauthn.New(testRPID, testOrigin, softauthn.Options{})
+		opts, err := f.pk.BeginRegistration(t.Context(), f.realm, accounts.RegistrationStart{Purpose: accounts.CeremonyAddPasskey, User: u})
+		if err != nil {
+			t.Fatal(err)
+		}
+		att, err := auth.Register(mustJSON(t, opts.Options))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := f.pk.VerifyRegistration(t.Context(), f.realm, accounts.RegistrationFinish{Purpose: accounts.CeremonyAddPasskey,
+			UserID: u.ID, CredentialUUID: opts.CredentialUUID, Challenge: opts.Options.Challenge.String(), Name: "Laptop",
+			CredentialID: att.CredentialID, ClientDataJSON: att.ClientDataJSON, AttestationObject: att.AttestationObject})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, cred, err := f.pk.InsertRegistration(t.Context(), v)
+		if err != nil || cred.Name != "Laptop" || cred.UserID != u.ID {
+			t.Fatalf("InsertRegistration = %+v, %v", cred, err)
+		}
+		// A second registration excludes the first passkey.
+		opts2, err := f.pk.BeginRegistration(t.Context(), f.realm, accounts.RegistrationStart{Purpose: accounts.CeremonyAddPasskey, User: u})
+		if err != nil || len(opts2.Options.CredentialExcludeList) != 1 {
+			t.Fatalf("second BeginRegistration excludes %+v, %v; want the first passkey", opts2, err)
+		}
+		if got, err := f.pk.FinishLogin(t.Context(), f.realm, f.assertion(t, auth, "erin")); err != nil || got.User.ID != u.ID {
+			t.Fatalf("FinishLogin = %+v, %v", got, err)
+		}
+	})
+}
+
+// TestPasskeyRefusals: every refusal of a sign-in, each a *PasskeyError
+// that leaves no session behind.
+func TestPasskeyRefusals(t *testing.T) {
+	eachStore(t, func(t *testing.T, f0 *fixture) {
+		f := newPasskeyFixture(t, f0, config.UserVerificationPreferred)
+		auth := softauthn.New(testRPID, testOrigin, softauthn.Options{})
+		u, cred := f.register(t, auth, "fay")
+		other := softauthn.New(testRPID, testOrigin, softauthn.Options{})
+		f.register(t, other, "gus")
+
+		cases := map[string]func(t *testing.T) accounts.AssertionFinish{
+			"challenge replayed": func(t *testing.T) accounts.AssertionFinish {
+				in := f.assertion(t, auth, "fay")
+				if _, err := f.pk.FinishLogin(t.Context(), f.realm, in); err != nil {
+					t.Fatal(err)
+				}
+				return in
+			},
+			"challenge unknown": func(t *testing.T) accounts.AssertionFinish {
+				in := f.assertion(t, auth, "fay")
+				in.Challenge = strings.Repeat("A", 43)
+				return in
+			},
+			"challenge expired": func(t *testing.T) accounts.AssertionFinish {
+				in := f.assertion(t, auth, "fay")
+				f.clock.Set(f.clock.Now().Add(f.pk.Timeout() + time.Second))
+				return in
+			},
+			"another user's ceremony": func(t *testing.T) accounts.AssertionFinish {
+				in := f.assertion(t, auth, "fay")
+				in.Username = "gus"
+				return in
+			},
+			"another user's credential": func(t *testing.T) accounts.AssertionFinish {
+				opts, err := f.pk.BeginLogin(t.Context(), f.realm, "fay")
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.Options.AllowedCredentials = nil // gus's authenticator answers with his passkey
+				as, err := other.Assert(mustJSON(t, opts.Options))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return finishOf(accounts.CeremonyLogin, "fay", opts.Options.Challenge.String(), as)
+			},
+			"another ceremony's purpose": func(t *testing.T) accounts.AssertionFinish {
+				in := f.assertion(t, auth, "fay")
+				in.Purpose = accounts.CeremonyDiscoverable
+				return in
+			},
+			"wrong origin": func(t *testing.T) accounts.AssertionFinish {
+				evil := softauthn.New(testRPID, "http://evil.localhost:8080", softauthn.Options{})
+				return f.withAuthenticatorKeys(t, auth, evil)
+			},
+			"wrong rp id hash": func(t *testing.T) accounts.AssertionFinish {
+				return f.withAuthenticatorKeys(t, auth, softauthn.New("example.com", testOrigin, softauthn.Options{}))
+			},
+			"user presence missing": func(t *testing.T) accounts.AssertionFinish {
+				return f.withAuthenticatorKeys(t, auth, softauthn.New(testRPID, testOrigin, softauthn.Options{UserNotPresent: true}))
+			},
+			"tampered client data": func(t *testing.T) accounts.AssertionFinish {
+				in := f.assertion(t, auth, "fay")
+				// Still valid JSON of the right challenge and origin: only the signature no longer covers it.
+				in.ClientDataJSON = append(in.ClientDataJSON[:len(in.ClientDataJSON)-1:len(in.ClientDataJSON)-1], []byte(`,"extra":1}`)...)
+				return in
+			},
+			"tampered signature": func(t *testing.T) accounts.AssertionFinish {
+				in := f.assertion(t, auth, "fay")
+				in.Signature = append([]byte(nil), in.Signature...)
+				in.Signature[len(in.Signature)-1] ^= 0x01
+				return in
+			},
+			"tampered authenticator data": func(t *testing.T) accounts.AssertionFinish {
+				in := f.assertion(t, auth, "fay")
+				in.AuthenticatorData = append([]byte(nil), in.AuthenticatorData...)
+				in.AuthenticatorData[len(in.AuthenticatorData)-1] ^= 0x01
+				return in
+			},
+			"user handle of another user": func(t *testing.T) accounts.AssertionFinish {
+				in := f.assertion(t, auth, "fay")
+				in.UserHandle = []byte("usr_someoneelse")
+				return in
+			},
+			"unknown user (decoy)": func(t *testing.T) accounts.AssertionFinish {
+				in := f.assertion(t, auth, "fay")
+				opts, err := f.pk.BeginLogin(t.Context(), f.realm, "nobody")
+				if err != nil {
+					t.Fatal(err)
+				}
+				in.Username, in.Challenge = "nobody", opts.Options.Challenge.String()
+				return in
+			},
+		}
+		const (
+			challenge = "The challenge is unknown"
+			binding   = "The response belongs to another"
+			invalid   = "The passkey's response does not verify."
+			unknown   = "The passkey is not registered"
+		)
+		want := map[string]string{
+			"challenge replayed": challenge, "challenge unknown": challenge, "challenge expired": challenge,
+			"another user's ceremony": binding, "another user's credential": binding, "another ceremony's purpose": binding,
+			"wrong origin": invalid, "wrong rp id hash": invalid, "user presence missing": invalid, "tampered client data": invalid,
+			"tampered signature": invalid, "tampered authenticator data": invalid, "user handle of another user": binding,
+			"unknown user (decoy)": unknown,
+		}
+		for name, mk := range cases {
+			t.Run(name, func(t *testing.T) {
+				in := mk(t)
+				_, err := f.pk.FinishLogin(t.Context(), f.realm, in)
+				var pe *accounts.PasskeyError
+				if !errors.As(err, &pe) || !errors.Is(err, accounts.ErrPasskeyRefused) {
+					t.Fatalf("FinishLogin = %v, want a *PasskeyError", err)
+				}
+				if !strings.HasPrefix(pe.Reason, want[name]) || want[name] == "" {
+					t.Errorf("refused with %q (cause %v), want %q…", pe.Reason, pe.Cause, want[name])
+				}
+				if strings.Contains(pe.Error(), "webauthn") || strings.Contains(pe.Error(), "Error") {
+					t.Errorf("reason %q shows library text", pe.Error())
+				}
+			})
+		}
+		// The passkey still works after all of that.
+		if got, err := f.pk.FinishLogin(t.Context(), f.realm, f.assertion(t, auth, "fay")); err != nil || got.User.ID != u.ID {
+			t.Fatalf("FinishLogin after the refusals = %+v, %v", got, err)
+		}
+
+		t.Run("revoked credential", func(t *testing.T) {
+			a := softauthn.New(testRPID, testOrigin, softauthn.Options{})
+			h := f.create(t, accounts.NewUser{Username: "hal", Password: goodPassword})
+			c := f.addPasskey(t, a, h)
+			if _, err := f.svc.RevokeCredential(t.Context(), f.realm.ID, c.UUID); err != nil {
+				t.Fatal(err)
+			}
+			opts, err := f.pk.BeginLogin(t.Context(), f.realm, "hal")
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts.Options.AllowedCredentials = nil // the decoy list; the authenticator still has the key
+			as, err := a.Assert(mustJSON(t, opts.Options))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.pk.FinishLogin(t.Context(), f.realm, finishOf(accounts.CeremonyLogin, "hal", opts.Options.Challenge.String(), as)); !errors.Is(err, accounts.ErrPasskeyRefused) {
+				t.Fatalf("FinishLogin(revoked) = %v, want refused", err)
+			}
+		})
+		t.Run("deactivated user", func(t *testing.T) {
+			in := f.assertion(t, other, "gus")
+			g, err := f.svc.GetByUsername(t.Context(), f.realm.ID, "gus")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.svc.SetStatus(t.Context(), f.realm.ID, g.ID, accounts.StatusDeactivated); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.pk.FinishLogin(t.Context(), f.realm, in); !errors.Is(err, accounts.ErrPasskeyRefused) {
+				t.Fatalf("FinishLogin(deactivated) = %v, want refused", err)
+			}
+		})
+		t.Run("counter backwards", func(t *testing.T) {
+			auth.SetCounter(0) // the next signature counts 1, below the stored count
+			_, err := f.pk.FinishLogin(t.Context(), f.realm, f.assertion(t, auth, "fay"))
+			if !errors.Is(err, accounts.ErrPasskeyRefused) {
+				t.Fatalf("FinishLogin(counter backwards) = %v, want refused", err)
+			}
+			c, err := f.svc.Credential(t.Context(), f.realm.ID, cred.UUID)
+			if err != nil || c.Status != storage.CredentialInactive {
+				t.Fatalf("credential after a cloned counter = %+v, %v; want inactive", c, err)
+			}
+			auth.SetCounter(1000)
+			opts, err := f.pk.BeginLogin(t.Context(), f.realm, "fay")
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts.Options.AllowedCredentials = nil // the decoy list; the authenticator still has the key
+			as, err := auth.Assert(mustJSON(t, opts.Options))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.pk.FinishLogin(t.Context(), f.realm, finishOf(accounts.CeremonyLogin, "fay", opts.Options.Challenge.String(), as)); !errors.Is(err, accounts.ErrPasskeyRefused) {
+				t.Fatalf("an inactive passkey signed in: %v", err)
+			}
+		})
+	})
+}
+
+// withAuthenticatorKeys starts fay's sign-in and answers it with auth's
+// keys but as bad would (another origin, rp id or flags).
+func (f *passkeyFixture) withAuthenticatorKeys(t *testing.T, auth, bad *softauthn.Authenticator) accounts.AssertionFinish {
+	t.Helper()
+	bad.ShareCredentials(auth)
+	return f.assertion(t, bad, "fay")
+}
+
+func (f *passkeyFixture) addPasskey(t *testing.T, auth *softauthn.Authenticator, u *accounts.User) *accounts.Credential {
+	t.Helper()
+	opts, err := f.pk.BeginRegistration(t.Context(), f.realm, accounts.RegistrationStart{Purpose: accounts.CeremonyAddPasskey, User: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := auth.Register(mustJSON(t, opts.Options))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.pk.VerifyRegistration(t.Context(), f.realm, accounts.RegistrationFinish{Purpose: accounts.CeremonyAddPasskey,
+		CredentialUUID: opts.CredentialUUID, Challenge: opts.Options.Challenge.String(),
+		CredentialID: att.CredentialID, ClientDataJSON: att.ClientDataJSON, AttestationObject: att.AttestationObject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c, err := f.pk.InsertRegistration(t.Context(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestPasskeyUserVerificationRequired(t *testing.T) {
+	eachStore(t, func(t *testing.T, f0 *fixture) {
+		f := newPasskeyFixture(t, f0, config.UserVerificationRequired)
+		auth := softauthn.New(testRPID, testOrigin, softauthn.Options{})
+		f.register(t, auth, "ivy")
+		noUV := softauthn.New(testRPID, testOrigin, softauthn.Options{UserNotVerified: true})
+		noUV.ShareCredentials(auth)
+		if _, err := f.pk.FinishLogin(t.Context(), f.realm, f.assertion(t, noUV, "ivy")); !errors.Is(err, accounts.ErrPasskeyRefused) {
+			t.Fatalf("FinishLogin without UV = %v, want refused", err)
+		}
+		// Registration without UV is refused too.
+		opts, err := f.pk.BeginRegistration(t.Context(), f.realm, accounts.RegistrationStart{Purpose: accounts.CeremonyRegister, Username: "jon"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		att, err := noUV.Register(mustJSON(t, opts.Options))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.pk.VerifyRegistration(t.Context(), f.realm, accounts.RegistrationFinish{Purpose: accounts.CeremonyRegister,
+			CredentialUUID: opts.CredentialUUID, Challenge: opts.Options.Challenge.String(),
+			CredentialID: att.CredentialID, ClientDataJSON: att.ClientDataJSON, AttestationObject: att.AttestationObject}); !errors.Is(err, accounts.ErrPasskeyRefused) {
+			t.Fatalf("VerifyRegistration without UV = %v, want refused", err)
+		}
+		if _, err := f.svc.GetByUsername(t.Context(), f.realm.ID, "jon"); !errors.Is(err, accounts.ErrNotFound) {
+			t.Fatalf("a refused registration left a user: %v", err)
+		}
+	})
+}
+
+// TestPasskeyChallengeOnceConcurrently: of 8 parallel finishes of one
+// ceremony exactly one signs in.
+func TestPasskeyChallengeOnceConcurrently(t *testing.T) {
+	eachStore(t, func(t *testing.T, f0 *fixture) {
+		f := newPasskeyFixture(t, f0, config.UserVerificationPreferred)
+		auth := softauthn.New(testRPID, testOrigin, softauthn.Options{})
+		f.register(t, auth, "kim")
+		in := f.assertion(t, auth, "kim")
+		var ok atomic.Int32
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				if _, err := f.pk.FinishLogin(t.Context(), f.realm, in); err == nil {
+					ok.Add(1)
+				} else if !errors.Is(err, accounts.ErrPasskeyRefused) {
+					t.Errorf("FinishLogin: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 1 {
+			t.Fatalf("%d of 8 finishes of one challenge signed in, want 1", ok.Load())
+		}
+	})
+}
+
+func TestPasskeyTransaction(t *testing.T) {
+	eachStore(t, func(t *testing.T, f0 *fixture) {
+		f := newPasskeyFixture(t, f0, config.UserVerificationPreferred)
+		auth := softauthn.New(testRPID, testOrigin, softauthn.Options{})
+		u, _ := f.register(t, auth, "lee")
+		tx, err := f.pk.CreateTransaction(t.Context(), u, accounts.TxTypeText, "Pay 10 EUR to Bob", "n-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.pk.Transaction(t.Context(), f.realm.ID, u.ID, tx.ID)
+		if err != nil || got.Payload != "Pay 10 EUR to Bob" {
+			t.Fatalf("Transaction = %+v, %v", got, err)
+		}
+		opts, err := f.pk.BeginTransaction(t.Context(), f.realm, u, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as, err := auth.Assert(mustJSON(t, opts.Options))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := finishOf(accounts.CeremonyTx, "lee", opts.Options.Challenge.String(), as)
+		done, err := f.pk.FinishTransaction(t.Context(), f.realm, tx.ID, in)
+		if err != nil || done.Transaction.Status != storage.TxCompleted || done.Login.ServerNonce == "" {
+			t.Fatalf("FinishTransaction = %+v, %v", done, err)
+		}
+		// A second ceremony on the same transaction cannot confirm it again.
+		if _, err := f.pk.Transaction(t.Context(), f.realm.ID, u.ID, tx.ID); !errors.Is(err, accounts.ErrTransactionNotFound) {
+			t.Fatalf("Transaction(confirmed) = %v, want ErrTransactionNotFound", err)
+		}
+		for name, bad := range map[string][3]string{
+			"type":   {"html", "x", ""},
+			"empty":  {accounts.TxTypeText, "", ""},
+			"long":   {accounts.TxTypeText, strings.Repeat("x", accounts.MaxTxPayload+1), ""},
+			"binary": {accounts.TxTypeText, "\xff", ""},
+			"nonce":  {accounts.TxTypeText, "x", strings.Repeat("n", accounts.MaxTxNonce+1)},
+		} {
+			if _, err := f.pk.CreateTransaction(t.Context(), u, bad[0], bad[1], bad[2]); !errors.Is(err, accounts.ErrInvalidTransaction) {
+				t.Errorf("CreateTransaction(%s) = %v, want ErrInvalidTransaction", name, err)
+			}
+		}
+	})
+}

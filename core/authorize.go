@@ -255,8 +255,11 @@ func (c *Core) ParseAuthorize(ctx context.Context, form url.Values) (*AuthorizeR
 type Authorization struct {
 	UserID, Username string
 	AuthTime         time.Time
-	SessionID        string
-	Scopes           []string
+	// AMR are the methods the user signed in with (RFC 8176), for the ID
+	// token's amr claim.
+	AMR       []string
+	SessionID string
+	Scopes    []string
 }
 
 // FinishAuthorize issues the request's authorization code for the user and
@@ -286,7 +289,7 @@ func (c *Core) FinishAuthorize(ctx context.Context, r *AuthorizeRequest, a Autho
 	}
 	sess := &Session{
 		Subject: a.UserID, Kind: KindUser, Realm: r.Client.Realm, Username: a.Username,
-		AuthTime: a.AuthTime.UTC().Truncate(time.Second), SID: a.SessionID, Nonce: r.Nonce,
+		AuthTime: a.AuthTime.UTC().Truncate(time.Second), AMR: a.AMR, SID: a.SessionID, Nonce: r.Nonce,
 	}
 	resp, err := c.provider.NewAuthorizeResponse(ctx, r.ar, sess)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/accounts"
@@ -93,15 +94,19 @@ func (c *Core) ResumeLogin(ctx context.Context, id, csrf string) (*AuthorizeRequ
 type BrowserSession struct {
 	SID, Realm, UserID, Username string
 	AuthTime                     time.Time
+	// AMR are the RFC 8176 methods the person signed in with: ["pwd"],
+	// or ["hwk", "user"] for a passkey that verified the user.
+	AMR                          []string
 	Cookie                       string
 	ExpiresAt                    time.Time
 }
 
 // CompleteLogin finishes the pending request id for user (who has just
-// passed the password check) and starts a browser session for them:
+// passed the password check or a passkey's, as amr says) and starts a
+// browser session for them:
 // exactly once per request, whatever the number of concurrent posts
 // (ErrLoginGone for the others). A failure is ErrUnavailable.
-func (c *Core) CompleteLogin(ctx context.Context, id string, user *accounts.User) (*BrowserSession, error) {
+func (c *Core) CompleteLogin(ctx context.Context, id string, user *accounts.User, amr []string) (*BrowserSession, error) {
 	cookie, err := randomToken("")
 	if err != nil {
 		return nil, err
@@ -111,14 +116,14 @@ func (c *Core) CompleteLogin(ctx context.Context, id string, user *accounts.User
 		return nil, err
 	}
 	now := c.now().UTC().Truncate(time.Second)
-	b := &BrowserSession{SID: sid, Realm: user.Realm, UserID: user.ID, Username: user.Username, AuthTime: now, Cookie: cookie, ExpiresAt: now.Add(c.snap.Sessions.TTL)}
+	b := &BrowserSession{SID: sid, Realm: user.Realm, UserID: user.ID, Username: user.Username, AuthTime: now, AMR: amr, Cookie: cookie, ExpiresAt: now.Add(c.snap.Sessions.TTL)}
 	err = c.store.InTx(ctx, func(ctx context.Context) error {
 		if err := c.store.FinishLoginRequest(ctx, Signature(id), now); err != nil {
 			return err
 		}
 		return c.store.CreateBrowserSession(ctx, &storage.BrowserSession{
 			IDHash: Signature(cookie), SID: sid, Realm: user.Realm, UserID: user.ID, Username: user.Username,
-			AuthTime: now, LastSeen: now, ExpiresAt: b.ExpiresAt,
+			AuthTime: now, LastSeen: now, ExpiresAt: b.ExpiresAt, AMR: strings.Join(amr, " "),
 		})
 	})
 	switch {
@@ -161,7 +166,8 @@ func (c *Core) Session(ctx context.Context, cookie, realm string) (*BrowserSessi
 			return nil, unavailable("touch browser session", err)
 		}
 	}
-	return &BrowserSession{SID: b.SID, Realm: b.Realm, UserID: b.UserID, Username: b.Username, AuthTime: b.AuthTime, ExpiresAt: b.ExpiresAt}, nil
+	return &BrowserSession{SID: b.SID, Realm: b.Realm, UserID: b.UserID, Username: b.Username, AuthTime: b.AuthTime, AMR: strings.Fields(b.AMR),
+		ExpiresAt: b.ExpiresAt}, nil
 }
 
 // ConsumeLogin marks the pending request id used (a consent form takes

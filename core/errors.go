@@ -18,6 +18,9 @@ var (
 	// ErrUnavailable: the database (or the bounded hasher) could not answer;
 	// surfaces answer 503 with Retry-After, never "inactive" or 401.
 	ErrUnavailable = errors.New("core: temporarily unavailable")
+	// ErrNoSigningKey: no signing key of the algorithm asked for is
+	// configured (a config the loader should have refused).
+	ErrNoSigningKey = errors.New("core: no signing key of this algorithm")
 )
 
 // ErrInvalidTarget is RFC 8707 §2's error for an audience the client may not

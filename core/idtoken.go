@@ -97,6 +97,9 @@ func (c *Core) idToken(ctx context.Context, ar fosite.AccessRequester, cl *Clien
 	if sess.SID != "" {
 		claims["sid"] = sess.SID
 	}
+	if len(sess.AMR) > 0 {
+		claims["amr"] = sess.AMR
+	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fosite.ErrServerError.WithWrap(err)
@@ -123,4 +126,23 @@ func tokenHash(alg, token string) string {
 	h.Write([]byte(token))
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// SignJWT signs claims as a JWT (typ JWT, header kid) with the first
+// signing key of alg (ErrNoSigningKey when none is configured): the
+// confirmation tokens surfaces hand out, such as a passkey transaction's.
+func (c *Core) SignJWT(alg string, claims map[string]any) (string, error) {
+	key, ok := c.snap.SigningKeyFor(alg)
+	if !ok || alg == "" {
+		return "", fmt.Errorf("%w: %s", ErrNoSigningKey, alg)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("core: encode claims: %w", err)
+	}
+	jws, err := c.idSigners[key.KID].Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("core: sign JWT: %w", err)
+	}
+	return jws.CompactSerialize()
 }

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -33,8 +34,10 @@ type Session struct {
 	// session's id, and the authorization request's nonce (all for the ID
 	// token).
 	AuthTime time.Time `json:"auth_time,omitzero"`
-	SID      string    `json:"sid,omitempty"`
-	Nonce    string    `json:"nonce,omitempty"`
+	// AMR are the sign-in methods (RFC 8176) for the ID token's amr.
+	AMR   []string `json:"amr,omitempty"`
+	SID   string   `json:"sid,omitempty"`
+	Nonce string   `json:"nonce,omitempty"`
 
 	// user is the user read while a code exchange was checked, for its ID
 	// token; never stored.
@@ -71,6 +74,7 @@ func (s *Session) Clone() fosite.Session {
 		return nil
 	}
 	c := *s
+	c.AMR = slices.Clone(s.AMR)
 	if s.UData != nil {
 		u := *s.UData
 		c.UData = &u

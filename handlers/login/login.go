@@ -69,7 +69,7 @@ type coreOps interface {
 	Fail(r *core.AuthorizeRequest, e *fosite.RFC6749Error) *core.AuthorizeError
 	StartLogin(ctx context.Context, r *core.AuthorizeRequest) (*core.PendingLogin, error)
 	ResumeLogin(ctx context.Context, id, csrf string) (*core.AuthorizeRequest, error)
-	CompleteLogin(ctx context.Context, id string, user *accounts.User) (*core.BrowserSession, error)
+	CompleteLogin(ctx context.Context, id string, user *accounts.User, amr []string) (*core.BrowserSession, error)
 	ConsumeLogin(ctx context.Context, id string) error
 	ConsentNeeded(ctx context.Context, r *core.AuthorizeRequest, userID string) (bool, error)
 	GrantConsent(ctx context.Context, r *core.AuthorizeRequest, userID string) error
@@ -257,7 +257,7 @@ func (h *handler) login(c *gin.Context) {
 		h.loginPage(c, http.StatusUnauthorized, req, id, form.Get("csrf"), username, genericFailure)
 		return
 	}
-	sess, err := h.core.CompleteLogin(ctx, id, user)
+	sess, err := h.core.CompleteLogin(ctx, id, user, []string{"pwd"})
 	switch {
 	case errors.Is(err, core.ErrLoginGone):
 		h.errorPage(c, http.StatusBadRequest, "invalid_request", "This sign-in page has expired or was already used. Go back to the application and sign in again.")
@@ -395,7 +395,7 @@ func (h *handler) logout(c *gin.Context) {
 // finish issues the request's code for the session's user.
 func (h *handler) finish(c *gin.Context, req *core.AuthorizeRequest, sess *core.BrowserSession) {
 	to, err := h.core.FinishAuthorize(c.Request.Context(), req, core.Authorization{
-		UserID: sess.UserID, Username: sess.Username, AuthTime: sess.AuthTime, SessionID: sess.SID,
+		UserID: sess.UserID, Username: sess.Username, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.SID,
 	})
 	if err != nil {
 		h.authorizeFailed(c, err)

@@ -33,3 +33,23 @@ func ExampleSign() {
 	// {"alg":"ES256","typ":"JWT"}
 	// {"client_id":"cred_demo","type":"users.retrieve","nonce":"0123456789abcdef","iat":1800000000,"username":"alice"}
 }
+
+// A token that creates a transaction carries the payload's hash, so that
+// it authorizes that payload and no other (POST /tx with another
+// tx_payload is refused).
+func ExamplePayloadHash() {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	payload := "Pay 10 EUR to Bob"
+	tok, err := servicetoken.Sign("cred_demo", key, []string{"tx.create"}, servicetoken.Options{
+		PayloadHash: servicetoken.PayloadHash(payload),
+		Nonce:       "0123456789abcdef",
+		Now:         func() time.Time { return time.Unix(1_800_000_000, 0) },
+	})
+	if err != nil {
+		panic(err)
+	}
+	payloadJSON, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	fmt.Println(string(payloadJSON))
+	// Output:
+	// {"client_id":"cred_demo","type":"tx.create","nonce":"0123456789abcdef","iat":1800000000,"payload_hash":"Qn5Uch33ZQqXM5udyPjspZDHzLTF1Ut9nfvJkVJypzU"}
+}

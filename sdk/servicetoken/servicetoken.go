@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +37,20 @@ type Options struct {
 	Nonce string
 	// Now returns the current time (iat); time.Now when nil.
 	Now func() time.Time
+	// PayloadHash, when not empty, is sent as the claim payload_hash: it
+	// binds a tx.create token to one transaction payload, as LoginID's
+	// SDKs' generateTxAuthToken does. Compute it with [PayloadHash]; the
+	// server refuses a POST /tx (or /tx/init) whose tx_payload hashes to
+	// anything else.
+	PayloadHash string
+}
+
+// PayloadHash is the payload_hash of a transaction payload: the unpadded
+// base64url of its SHA-256 (of the payload's bytes, as sent in
+// tx_payload).
+func PayloadHash(payload string) string {
+	sum := sha256.Sum256([]byte(payload))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // claims is the payload, in the SDKs' order.
@@ -45,6 +61,8 @@ type claims struct {
 	IssuedAt int64  `json:"iat"`
 	Username string `json:"username,omitempty"`
 	UserID   string `json:"user_id,omitempty"`
+	// PayloadHash comes last, as in the SDKs' tx.create tokens.
+	PayloadHash string `json:"payload_hash,omitempty"`
 }
 
 // Sign returns a service token of the API credential credentialID, signed
@@ -79,7 +97,7 @@ func Sign(credentialID string, key crypto.Signer, scopes []string, opts Options)
 		nonce = randomNonce()
 	}
 	payload, err := json.Marshal(claims{ClientID: credentialID, Type: strings.Join(scopes, " "), Nonce: nonce,
-		IssuedAt: now().Unix(), Username: opts.Username, UserID: opts.UserID})
+		IssuedAt: now().Unix(), Username: opts.Username, UserID: opts.UserID, PayloadHash: opts.PayloadHash})
 	if err != nil {
 		return "", fmt.Errorf("servicetoken: %w", err)
 	}

@@ -48,3 +48,18 @@ func TestNonces(t *testing.T) {
 		seen[n] = true
 	}
 }
+
+// PayloadHash is what LoginID's Node SDK computes:
+// base64EncodeUrl(createHash("sha256").update(payload).digest("base64")),
+// the unpadded base64url SHA-256 of the payload's UTF-8 bytes.
+func TestPayloadHash(t *testing.T) {
+	for payload, want := range map[string]string{
+		"":                   "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU",
+		"Pay 10 EUR to Bob":  "Qn5Uch33ZQqXM5udyPjspZDHzLTF1Ut9nfvJkVJypzU",
+		"Zahle 10 € an Jörg": "197LS_fSH3kJS8WYmF64AYdTq7bX9KMFUntaEwApCIY",
+	} {
+		if got := PayloadHash(payload); got != want || len(got) != 43 {
+			t.Errorf("PayloadHash(%q) = %q, want %q", payload, got, want)
+		}
+	}
+}

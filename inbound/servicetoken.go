@@ -2,6 +2,8 @@ package inbound
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
@@ -43,7 +45,15 @@ type ServiceToken struct {
 	Scopes []string
 	// Username and UserID name the user the token acts on, when it does.
 	Username, UserID string
+	// PayloadHash is the claim payload_hash, when present: base64url
+	// (unpadded) of the SHA-256 of the transaction payload the token
+	// authorizes, as LoginID's SDKs sign a tx.create token. The surface
+	// compares it with the payload the request sends.
+	PayloadHash string
 }
+
+// payloadHashLength is the length of an unpadded base64url SHA-256.
+const payloadHashLength = 43
 
 // HasScope reports whether the token carries scope s.
 func (t *ServiceToken) HasScope(s string) bool { return slices.Contains(t.Scopes, s) }
@@ -56,7 +66,8 @@ func (t *ServiceToken) HasScope(s string) bool { return slices.Contains(t.Scopes
 // exp may shorten that; leeway applies at the end too); a nonce is
 // required; scopes come from "scope" or "type" (space-separated; when both
 // are present they must agree), and any beyond the credential's configured
-// scopes wrap ErrScopeNotAllowed. It writes nothing: call Consume, last.
+// scopes wrap ErrScopeNotAllowed; payload_hash, when present, must be an
+// unpadded base64url SHA-256. It writes nothing: call Consume, last.
 // Other failures wrap ErrInvalid.
 func VerifyServiceToken(raw string, snap *config.Snapshot, clientIDHeader string, now time.Time) (*ServiceToken, error) {
 	tok, err := Parse(raw, 0)
@@ -102,6 +113,9 @@ func VerifyServiceToken(raw string, snap *config.Snapshot, clientIDHeader string
 			*f.dst = v
 		}
 	}
+	if st.PayloadHash, err = payloadHash(tok); err != nil {
+		return nil, err
+	}
 	st.rules = Rules{
 		Kind:            ServiceTokenKind,
 		Audiences:       []string{snap.Issuer},
@@ -128,6 +142,19 @@ func VerifyServiceToken(raw string, snap *config.Snapshot, clientIDHeader string
 // wraps ErrReplayed.
 func (t *ServiceToken) Consume(ctx context.Context, once OnceRecorder) error {
 	return t.token.Consume(ctx, t.Credential.ID, t.rules, once)
+}
+
+// payloadHash reads the claim payload_hash: absent, or the unpadded
+// base64url of 32 bytes (a SHA-256).
+func payloadHash(tok *Token) (string, error) {
+	v, ok, err := stringClaim(tok, "payload_hash")
+	if err != nil || !ok {
+		return "", err
+	}
+	if b, err := base64.RawURLEncoding.Strict().DecodeString(v); err != nil || len(v) != payloadHashLength || len(b) != sha256.Size {
+		return "", invalid(`claim "payload_hash" must be the unpadded base64url of the payload's SHA-256 (%d characters)`, payloadHashLength)
+	}
+	return v, nil
 }
 
 // serviceTokenScopes reads "scope" and "type": each a space-separated list

@@ -115,6 +115,12 @@ func TestServiceTokenRules(t *testing.T) {
 		{"X-Client-ID mismatch", good(nil), "cred_b", inbound.ErrInvalid},
 		{"typ not JWT", signClaims(t, key, jose.ES256, "at+jwt", stClaims(nil)), "", inbound.ErrInvalid},
 		{"username with a control character", good(func(c map[string]any) { c["username"] = "al\nice" }), "", inbound.ErrInvalid},
+		{"payload_hash of the SDK's form", good(func(c map[string]any) { c["payload_hash"] = servicetoken.PayloadHash("Pay 10 EUR") }), "", nil},
+		{"payload_hash not a string", good(func(c map[string]any) { c["payload_hash"] = 42 }), "", inbound.ErrInvalid},
+		{"payload_hash empty", good(func(c map[string]any) { c["payload_hash"] = "" }), "", inbound.ErrInvalid},
+		{"payload_hash hex, not base64url", good(func(c map[string]any) { c["payload_hash"] = strings.Repeat("ab", 32) }), "", inbound.ErrInvalid},
+		{"payload_hash padded", good(func(c map[string]any) { c["payload_hash"] = servicetoken.PayloadHash("x") + "=" }), "", inbound.ErrInvalid},
+		{"payload_hash of standard base64", good(func(c map[string]any) { c["payload_hash"] = "+/" + servicetoken.PayloadHash("x")[2:] }), "", inbound.ErrInvalid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,8 +161,17 @@ func TestServiceTokenClaims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.HasScope("users.retrieve") || !st.HasScope(inbound.ForceAddScope) || st.HasScope("users.create") || st.UserID != "usr_1" || st.Username != "" {
+	if !st.HasScope("users.retrieve") || !st.HasScope(inbound.ForceAddScope) || st.HasScope("users.create") || st.UserID != "usr_1" || st.Username != "" || st.PayloadHash != "" {
 		t.Errorf("service token %+v", st)
+	}
+	// payload_hash, as LoginID's SDKs put it in a tx.create token.
+	tok = mustSign(t, key, []string{"users.retrieve"}, servicetoken.Options{PayloadHash: servicetoken.PayloadHash("Pay 10 EUR to Bob"), Now: func() time.Time { return stNow }})
+	if st, err = inbound.VerifyServiceToken(tok, snap, "", stNow); err != nil {
+		t.Fatal(err)
+	}
+	// b64url(SHA-256("Pay 10 EUR to Bob")), as Node's createHash("sha256").digest("base64") made URL-safe.
+	if want := "Qn5Uch33ZQqXM5udyPjspZDHzLTF1Ut9nfvJkVJypzU"; st.PayloadHash != want || servicetoken.PayloadHash("Pay 10 EUR to Bob") != want {
+		t.Errorf("payload_hash %q, want %q", st.PayloadHash, want)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/sdk/servicetoken"
 )
 
 func TestServiceToken(t *testing.T) {
@@ -48,5 +49,65 @@ func TestServiceToken(t *testing.T) {
 		if code != 2 || out != "" || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || errOut == "" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 and one line on stderr", name, code, out, errOut)
 		}
+	}
+}
+
+// --payload-hash-of binds a tx.create token to a payload: payload_hash is
+// the SHA-256 of the file's exact bytes (a trailing newline included), or
+// of stdin with "-"; a payload the server would refuse is a usage error.
+func TestServiceTokenPayloadHash(t *testing.T) {
+	dir := t.TempDir()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keyFile := writeKey(t, dir, "cred.pem", key)
+	const payload = "Pay 10 EUR to Bob"
+	const want = "Qn5Uch33ZQqXM5udyPjspZDHzLTF1Ut9nfvJkVJypzU" // b64url(SHA-256(payload)), as LoginID's SDKs compute it
+	exact := writeFile(t, dir, "tx.txt", []byte(payload))
+	echoed := writeFile(t, dir, "tx-echo.txt", []byte(payload+"\n"))
+	for name, tc := range map[string]struct {
+		file, stdin, want string
+	}{
+		"a file":                    {exact, "", want},
+		"stdin":                     {"-", payload, want},
+		"a trailing newline counts": {echoed, "", servicetoken.PayloadHash(payload + "\n")},
+	} {
+		code, out, errOut := runCLI(t, tc.stdin, "service-token", "--credential", "cred_demo", "--key", keyFile, "--scope", "tx.create",
+			"--username", "sally", "--payload-hash-of", tc.file)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, errOut)
+		}
+		_, claims := verifyAPT(t, out, jose.ES256, &key.PublicKey)
+		if claims["payload_hash"] != tc.want || claims["type"] != "tx.create" || claims["username"] != "sally" {
+			t.Errorf("%s: claims %v, want payload_hash %s", name, claims, tc.want)
+		}
+	}
+	if tc := servicetoken.PayloadHash(payload + "\n"); tc == want {
+		t.Fatal("the newline must change the hash")
+	}
+	// Without the flag there is no payload_hash.
+	_, out, _ := runCLI(t, "", "service-token", "--credential", "cred_demo", "--key", keyFile, "--scope", "tx.create")
+	if _, claims := verifyAPT(t, out, jose.ES256, &key.PublicKey); claims["payload_hash"] != nil {
+		t.Errorf("payload_hash without --payload-hash-of: %v", claims)
+	}
+	for name, tc := range map[string]struct{ file, stdin string }{
+		"missing file":             {dir + "/nope.txt", ""},
+		"empty file":               {writeFile(t, dir, "empty.txt", nil), ""},
+		"empty stdin":              {"-", ""},
+		"over 4096 bytes":          {writeFile(t, dir, "big.txt", []byte(strings.Repeat("x", 4097))), ""},
+		"over 4096 bytes on stdin": {"-", strings.Repeat("x", 5000)},
+		"not UTF-8":                {writeFile(t, dir, "latin1.txt", []byte("Zahle 10 \xa4")), ""},
+	} {
+		code, out, errOut := runCLI(t, tc.stdin, "service-token", "--credential", "c", "--key", keyFile, "--scope", "tx.create", "--payload-hash-of", tc.file)
+		if code != 2 || out != "" || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, "--payload-hash-of") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 and one line naming the flag", name, code, out, errOut)
+		}
+	}
+	// 4096 bytes exactly is fine.
+	if code, _, errOut := runCLI(t, "", "service-token", "--credential", "c", "--key", keyFile, "--scope", "tx.create",
+		"--payload-hash-of", writeFile(t, dir, "max.txt", []byte(strings.Repeat("é", 2048)))); code != 0 {
+		t.Errorf("a 4096-byte payload: exit %d: %s", code, errOut)
+	}
+	code, out, _ := runCLI(t, "", "service-token", "--help")
+	if code != 0 || !strings.Contains(out, "--payload-hash-of FILE") || !strings.Contains(out, "printf '%s'") || !strings.Contains(out, `"-" reads the payload from stdin`) {
+		t.Errorf("--help does not teach --payload-hash-of: %s", out)
 	}
 }

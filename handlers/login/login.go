@@ -2,8 +2,10 @@ package login
 
 import (
 	"context"
+	"crypto/sha512"
 	"crypto/subtle"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -28,6 +30,13 @@ const (
 	ConsentPath   = "/consent"
 	LogoutPath    = core.LogoutPath
 	AssetsPath    = "/login/assets"
+	// The passkey routes (JSON, fetched by the pages' script, see
+	// passkeys.go) and the add-passkey page's Skip (a form).
+	PasskeyBeginPath     = "/login/passkey/begin"
+	PasskeyFinishPath    = "/login/passkey/finish"
+	PasskeyAddBeginPath  = "/login/passkey/add/begin"
+	PasskeyAddFinishPath = "/login/passkey/add/finish"
+	PasskeySkipPath      = "/login/passkey/skip"
 	// CookieName is the browser session cookie.
 	CookieName = "latchkey_session"
 )
@@ -40,6 +49,15 @@ var templateFS embed.FS
 
 //go:embed assets/style.css
 var styleCSS []byte
+
+//go:embed assets/passkeys.js
+var passkeysJS []byte
+
+// scriptIntegrity is the subresource integrity of passkeys.js.
+var scriptIntegrity = func() string {
+	sum := sha512.Sum384(passkeysJS)
+	return "sha384-" + base64.StdEncoding.EncodeToString(sum[:])
+}()
 
 var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
@@ -55,9 +73,27 @@ func (Surface) Name() string { return "login" }
 // Prefix returns the root, enabled.
 func (Surface) Prefix(*config.Snapshot) (string, bool) { return "", true }
 
-// Mount registers the routes for env's snapshot.
+// Mount registers the routes for env's snapshot. When a realm of the
+// snapshot has passkeys, the snapshot's relying party is made here, once.
 func (Surface) Mount(r gin.IRouter, env surface.Env) {
-	newHandler(env.Core, env.Logger).register(r)
+	log := env.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	var users userOps
+	var pk passkeyOps
+	if env.Accounts != nil {
+		users = env.Accounts
+		if snap := env.Core.Snapshot(); snap.PasskeysEnabled() {
+			p, err := accounts.NewPasskeys(env.Accounts, snap)
+			if err != nil {
+				log.Error("login: passkeys are off: the WebAuthn relying party could not be made", "error", err)
+			} else {
+				pk = p
+			}
+		}
+	}
+	newHandler(env.Core, users, pk, log).register(r)
 }
 
 // coreOps are the core operations the login surface calls.
@@ -79,28 +115,58 @@ type coreOps interface {
 	VerifyPassword(ctx context.Context, realmID, login, password string) (*accounts.User, error)
 }
 
+// userOps are the account reads the passkey pages make.
+type userOps interface {
+	Get(ctx context.Context, realmID, userID string) (*accounts.User, error)
+	Credentials(ctx context.Context, realmID, userID string) ([]*accounts.Credential, error)
+}
+
+// passkeyOps are the ceremonies of the snapshot's relying party
+// (*accounts.Passkeys).
+type passkeyOps interface {
+	BeginLogin(ctx context.Context, realm *config.Realm, username string) (*accounts.AssertionOptions, error)
+	FinishLogin(ctx context.Context, realm *config.Realm, in accounts.AssertionFinish) (*accounts.PasskeyLogin, error)
+	BeginRegistration(ctx context.Context, realm *config.Realm, in accounts.RegistrationStart) (*accounts.RegistrationOptions, error)
+	VerifyRegistration(ctx context.Context, realm *config.Realm, in accounts.RegistrationFinish) (*accounts.VerifiedRegistration, error)
+	InsertRegistration(ctx context.Context, v *accounts.VerifiedRegistration) (*accounts.User, *accounts.Credential, error)
+}
+
 type handler struct {
 	core coreOps
-	log  *slog.Logger
+	// users and passkeys are nil when no realm of the snapshot has
+	// passkeys (or its relying party could not be made).
+	users    userOps
+	passkeys passkeyOps
+	log      *slog.Logger
 	// secure sets the cookie's Secure attribute (an https issuer).
 	secure bool
 }
 
-func newHandler(c coreOps, log *slog.Logger) *handler {
+func newHandler(c coreOps, users userOps, pk passkeyOps, log *slog.Logger) *handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &handler{core: c, log: log, secure: strings.HasPrefix(c.Snapshot().Issuer, "https://")}
+	if users == nil {
+		pk = nil
+	}
+	return &handler{core: c, users: users, passkeys: pk, log: log, secure: strings.HasPrefix(c.Snapshot().Issuer, "https://")}
 }
 
 func (h *handler) register(r gin.IRouter) {
 	r.GET(AuthorizePath, h.authorize)
 	r.POST(AuthorizePath, h.authorize)
 	r.POST(LoginPath, h.login)
+	r.GET(ConsentPath, h.consentPage)
 	r.POST(ConsentPath, h.consent)
 	r.GET(LogoutPath, h.logout)
 	r.POST(LogoutPath, h.logout)
 	r.GET(AssetsPath+"/style.css", serveCSS)
+	r.GET(AssetsPath+"/passkeys.js", serveJS)
+	r.POST(PasskeyBeginPath, h.passkeyBegin)
+	r.POST(PasskeyFinishPath, h.passkeyFinish)
+	r.POST(PasskeyAddBeginPath, h.passkeyAddBegin)
+	r.POST(PasskeyAddFinishPath, h.passkeyAddFinish)
+	r.POST(PasskeySkipPath, h.passkeySkip)
 }
 
 // The form's CSRF token is also set as a cookie named after its request
@@ -136,8 +202,18 @@ func (h *handler) unbindForm(c *gin.Context, id string) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: bindingCookieName(id), Value: "", Path: "/", HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 }
 
-// htmlHeaders are set on every HTML answer.
-func htmlHeaders(w http.ResponseWriter) {
+// The Content-Security-Policy of the pages: nothing but our own style
+// sheet and images; a page with passkeys adds our own script (the one
+// embedded file, never inline: no 'unsafe-inline', no 'unsafe-eval') and
+// same-origin fetches of its JSON routes.
+const (
+	cspPage     = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+	cspScripted = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+// htmlHeaders are set on every HTML answer; scripted pages load
+// passkeys.js.
+func htmlHeaders(w http.ResponseWriter, scripted bool) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
@@ -146,7 +222,11 @@ func htmlHeaders(w http.ResponseWriter) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	// No form-action: browsers apply it to the redirect that follows the
 	// login form, which goes to the client.
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+	if scripted {
+		hd.Set("Content-Security-Policy", cspScripted)
+	} else {
+		hd.Set("Content-Security-Policy", cspPage)
+	}
 	hd.Set("Referrer-Policy", "no-referrer")
 }
 
@@ -154,6 +234,12 @@ func serveCSS(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=3600")
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Data(http.StatusOK, "text/css; charset=utf-8", styleCSS)
+}
+
+func serveJS(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=3600")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, "text/javascript; charset=utf-8", passkeysJS)
 }
 
 // form reads the parameters of a GET (query) or a POST (form body, under
@@ -260,18 +346,27 @@ func (h *handler) login(c *gin.Context) {
 	sess, err := h.core.CompleteLogin(ctx, id, user, []string{"pwd"})
 	switch {
 	case errors.Is(err, core.ErrLoginGone):
-		h.errorPage(c, http.StatusBadRequest, "invalid_request", "This sign-in page has expired or was already used. Go back to the application and sign in again.")
+		h.errorPage(c, http.StatusBadRequest, "invalid_request", msgLoginGone)
 		return
 	case err != nil:
 		h.unavailable(c, err)
 		return
 	}
 	h.unbindForm(c, id)
+	h.setSession(c, sess)
+	if h.offerPasskey(c, req, user, sess) {
+		return
+	}
+	h.consentOrFinish(c, req, sess)
+}
+
+// setSession sets the browser session cookie of a sign-in (password or
+// passkey alike).
+func (h *handler) setSession(c *gin.Context, sess *core.BrowserSession) {
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: CookieName, Value: sess.Cookie, Path: "/", HttpOnly: true, Secure: h.secure,
 		SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt, MaxAge: int(time.Until(sess.ExpiresAt).Seconds()),
 	})
-	h.consentOrFinish(c, req, sess)
 }
 
 // consentOrFinish shows the consent page when the request needs one
@@ -301,6 +396,38 @@ func (h *handler) consentOrFinish(c *gin.Context, req *core.AuthorizeRequest, se
 		Username: sess.Username, Scopes: req.Scopes, RequestID: p.ID, CSRF: p.CSRF})
 }
 
+// consentPage shows the consent page of a pending request by its id (the
+// query's request), with the CSRF token of this browser's binding cookie:
+// after a sign-in done by the page's script (a passkey), the script
+// navigates here when the request needs consent. It only renders: Allow
+// and Deny are the consent form's post, checked as always. Another site
+// cannot use it — it knows no pending request's id, and a foreign one
+// without this browser's cookie is ErrBadCSRF.
+func (h *handler) consentPage(c *gin.Context) {
+	ctx, id := c.Request.Context(), c.Query("request")
+	csrf, err := c.Cookie(bindingCookieName(id))
+	if err != nil || csrf == "" {
+		h.resumed(c, core.ErrBadCSRF)
+		return
+	}
+	req, err := h.core.ResumeLogin(ctx, id, csrf)
+	if !h.resumed(c, err) {
+		return
+	}
+	cookie, _ := c.Cookie(CookieName)
+	sess, err := h.core.Session(ctx, cookie, req.Client.Realm)
+	switch {
+	case err != nil:
+		h.unavailable(c, err)
+		return
+	case sess == nil:
+		h.errorPage(c, http.StatusBadRequest, "login_required", msgNoSession)
+		return
+	}
+	h.render(c, http.StatusOK, "consent.html", consentData{Assets: AssetsPath, Action: ConsentPath, ClientName: req.Client.DisplayName(),
+		Username: sess.Username, Scopes: req.Scopes, RequestID: id, CSRF: csrf})
+}
+
 type consentData struct {
 	Assets, Action, ClientName, Username, RequestID, CSRF string
 	Scopes                                                []string
@@ -322,7 +449,7 @@ func (h *handler) consent(c *gin.Context) {
 		h.unavailable(c, err)
 		return
 	case sess == nil:
-		h.errorPage(c, http.StatusBadRequest, "login_required", "You are no longer signed in. Go back to the application and sign in again.")
+		h.errorPage(c, http.StatusBadRequest, "login_required", msgNoSession)
 		return
 	}
 	if err := h.core.ConsumeLogin(ctx, id); err != nil {
@@ -351,9 +478,9 @@ func (h *handler) resumed(c *gin.Context, err error) bool {
 	case err == nil:
 		return true
 	case errors.Is(err, core.ErrLoginGone):
-		h.errorPage(c, http.StatusBadRequest, "invalid_request", "This sign-in page has expired or was already used. Go back to the application and sign in again.")
+		h.errorPage(c, http.StatusBadRequest, "invalid_request", msgLoginGone)
 	case errors.Is(err, core.ErrBadCSRF):
-		h.errorPage(c, http.StatusBadRequest, "invalid_request", "The sign-in form is out of date or did not come from this page. Go back to the application and sign in again.")
+		h.errorPage(c, http.StatusBadRequest, "invalid_request", msgBadCSRF)
 	default:
 		h.authorizeFailed(c, err)
 	}
@@ -392,11 +519,14 @@ func (h *handler) logout(c *gin.Context) {
 	h.render(c, http.StatusOK, "signedout.html", map[string]string{"Assets": AssetsPath, "ClientName": name})
 }
 
+// authorization is what the session's sign-in decided.
+func authorization(sess *core.BrowserSession) core.Authorization {
+	return core.Authorization{UserID: sess.UserID, Username: sess.Username, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.SID}
+}
+
 // finish issues the request's code for the session's user.
 func (h *handler) finish(c *gin.Context, req *core.AuthorizeRequest, sess *core.BrowserSession) {
-	to, err := h.core.FinishAuthorize(c.Request.Context(), req, core.Authorization{
-		UserID: sess.UserID, Username: sess.Username, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.SID,
-	})
+	to, err := h.core.FinishAuthorize(c.Request.Context(), req, authorization(sess))
 	if err != nil {
 		h.authorizeFailed(c, err)
 		return
@@ -435,6 +565,10 @@ type loginData struct {
 	Assets, Action, ClientName, RealmName, LoginLabel string
 	RequestID, CSRF, Username, Error                  string
 	EmailLogin                                        bool
+	// Passkeys offers "Sign in with a passkey" (the realm has passkeys):
+	// the script, its integrity and its two routes.
+	Passkeys                               bool
+	Integrity, PasskeyBegin, PasskeyFinish string
 }
 
 func (h *handler) loginPage(c *gin.Context, status int, req *core.AuthorizeRequest, id, csrf, username, msg string) {
@@ -448,7 +582,10 @@ func (h *handler) loginPage(c *gin.Context, status int, req *core.AuthorizeReque
 			d.LoginLabel, d.EmailLogin = "E-mail", true
 		}
 	}
-	h.render(c, status, "login.html", d)
+	if h.passkeysOn(realm) {
+		d.Passkeys, d.Integrity, d.PasskeyBegin, d.PasskeyFinish = true, scriptIntegrity, PasskeyBeginPath, PasskeyFinishPath
+	}
+	h.renderPage(c, status, "login.html", d, d.Passkeys)
 }
 
 func (h *handler) errorPage(c *gin.Context, status int, code, msg string) {
@@ -456,7 +593,13 @@ func (h *handler) errorPage(c *gin.Context, status int, code, msg string) {
 }
 
 func (h *handler) render(c *gin.Context, status int, name string, data any) {
-	htmlHeaders(c.Writer)
+	h.renderPage(c, status, name, data, false)
+}
+
+// renderPage renders a page; a scripted one gets the CSP that lets it
+// load passkeys.js and fetch its routes.
+func (h *handler) renderPage(c *gin.Context, status int, name string, data any, scripted bool) {
+	htmlHeaders(c.Writer, scripted)
 	c.Status(status)
 	if err := pages.ExecuteTemplate(c.Writer, name, data); err != nil {
 		h.log.ErrorContext(c.Request.Context(), "login: render page", "page", name, "error", err)

@@ -74,6 +74,8 @@ type rpResult struct {
 	username string
 	email    string
 	refresh  bool
+	// amr is the ID token's amr claim (RFC 8176): how the user signed in.
+	amr []string
 	// authError is the error of an authorization response (access_denied,
 	// login_required), when that was the answer.
 	authError string
@@ -180,8 +182,9 @@ func (rp *relyingParty) callback(r *http.Request) rpResult {
 		return rpResult{err: fmt.Errorf("at_hash: %w", err)}
 	}
 	var claims struct {
-		Username string `json:"preferred_username"`
-		Email    string `json:"email"`
+		Username string   `json:"preferred_username"`
+		Email    string   `json:"email"`
+		AMR      []string `json:"amr"`
 	}
 	if err := idt.Claims(&claims); err != nil {
 		return rpResult{err: err}
@@ -209,7 +212,7 @@ func (rp *relyingParty) callback(r *http.Request) rpResult {
 		rp.last = fresh.WithExtra(map[string]any{"id_token": raw})
 	}
 	rp.mu.Unlock()
-	return rpResult{subject: idt.Subject, nonce: idt.Nonce, username: claims.Username, email: claims.Email, refresh: true}
+	return rpResult{subject: idt.Subject, nonce: idt.Nonce, username: claims.Username, email: claims.Email, refresh: true, amr: claims.AMR}
 }
 
 // browserClient is the config of a relying party's client.
@@ -280,6 +283,9 @@ func TestBrowserSignIn(t *testing.T) {
 		}
 		if res.subject != userID || res.username != "alice" || res.email != "alice@example.test" || !res.refresh {
 			t.Fatalf("%s saw %+v, want user %s", r.clientID, res, userID)
+		}
+		if strings.Join(res.amr, " ") != "pwd" {
+			t.Fatalf("%s saw amr %q, want [pwd]: every sign-in here is a password's (single sign-on keeps it)", r.clientID, res.amr)
 		}
 	}
 	refused := func(r *relyingParty, want string) {

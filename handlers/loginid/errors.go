@@ -24,7 +24,6 @@ const (
 	codeInvalidParameter   = "invalid_parameter"      // 400
 	codeUserExists         = "user_already_exists"    // 409
 	codeTooLarge           = "request_too_large"      // 413
-	codeNotImplemented     = "not_implemented"        // 501
 	codeLastCredential     = "last_active_credential" // 400
 	codeCredentialNotFound = "credential_not_found"   // 404
 	codeInvalidCode        = "invalid_code"           // 400

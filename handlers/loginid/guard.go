@@ -27,7 +27,8 @@ type caller struct {
 }
 
 // guard checks the request's token against rt before rt's handler runs:
-// without a token a "Yes" route is 401 and an "Optional" one goes on;
+// a route without a scope takes none (400 when one is sent); without a
+// token a "Yes" route is 401 and an "Optional" one goes on;
 // with one, the token is checked in full — a service token by inbound
 // (its nonce is used up later, by the handler, last), an access token by
 // core as an active client_credentials token — and must carry rt's scope
@@ -43,6 +44,17 @@ func (h *handler) guard(rt route) gin.HandlerFunc {
 }
 
 func (h *handler) authenticate(c *gin.Context, rt route) (*caller, bool) {
+	if rt.Scope == "" {
+		// A ceremony's complete: the challenge is the proof. A token sent
+		// anyway is refused rather than ignored — LoginID gives these
+		// routes no scope to check it against, and ignoring it would let
+		// its sender believe its bindings (a username) held.
+		if c.GetHeader("Authorization") != "" {
+			badParameter(c, c.Request.Method+" "+c.FullPath()+" takes no token, as the ceremony's challenge is the proof: send it without an Authorization header.")
+			return nil, false
+		}
+		return &caller{}, true
+	}
 	raw, hasToken := surface.Bearer(c.Request)
 	switch {
 	case !hasToken && c.GetHeader("Authorization") != "":

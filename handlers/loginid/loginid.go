@@ -30,9 +30,30 @@ func (Surface) Prefix(snap *config.Snapshot) (string, bool) {
 }
 
 // Mount registers the routes for env's snapshot: every route of the table
-// behind its guard, and GET /certs.
+// behind its guard, and GET /certs. The passkey ceremonies of the
+// snapshot's relying party are made here, once, when a realm has passkeys.
 func (Surface) Mount(r gin.IRouter, env surface.Env) {
-	newHandler(env.Core, env.Accounts, env.Logger).mount(r)
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	newHandler(env.Core, env.Accounts, passkeysOf(env.Accounts, env.Core.Snapshot(), log), log).mount(r)
+}
+
+// passkeysOf makes snap's passkey ceremonies, or answers nil when no realm
+// has passkeys (accounts.NewPasskeys refuses the IP relying-party id that a
+// development config without passkeys has) or when they cannot be made:
+// then the realms' fido2 and /tx routes answer 500, and the log says why.
+func passkeysOf(svc *accounts.Service, snap *config.Snapshot, log *slog.Logger) passkeyOps {
+	if !snap.PasskeysEnabled() {
+		return nil
+	}
+	pk, err := accounts.NewPasskeys(svc, snap)
+	if err != nil {
+		log.Error("LoginID surface: the passkey relying party cannot be made; the fido2 and /tx routes answer 500", "error", err)
+		return nil
+	}
+	return pk
 }
 
 func (h *handler) mount(r gin.IRouter) {
@@ -45,7 +66,8 @@ func (h *handler) mount(r gin.IRouter) {
 // route is one guarded route: its method and path under the prefix (with
 // "{name}" parameters), the scope a token must carry, and whether a token
 // is required ("Yes") or optional ("Optional": no token is fine, but one
-// that is sent is checked in full).
+// that is sent is checked in full). A route without a scope takes no
+// token: a passkey ceremony's complete, whose challenge is the proof.
 type route struct {
 	Method, Path string
 	Scope        string
@@ -54,9 +76,8 @@ type route struct {
 }
 
 // routes are the routes served, with their guards: LoginID's endpoint and
-// scope table, and POST /credentials/list, the same as GET /credentials.
-// The passkey (fido2) and transaction (/tx) routes answer 501 after their
-// guard until passkeys are built.
+// scope table; POST /credentials/list, the same as GET /credentials; and
+// the completes of the passkey ceremonies, which take no token.
 var routes = []route{
 	{"POST", "/manage/users", "users.create", true, (*handler).createUser},
 	{"POST", "/manage/users/retrieve", "users.retrieve", true, (*handler).retrieveUser},
@@ -75,12 +96,18 @@ var routes = []route{
 	{"POST", "/codes/{type}/authorize", "codes.authorize", true, (*handler).authorizeCode},
 	{"POST", "/codes/{type}/invalidate-all", "codes.invalidate", true, (*handler).invalidateCodes},
 
-	{"POST", "/register/fido2/init", "auth.register", false, (*handler).notYet},
-	{"POST", "/authenticate/fido2/init", "auth.login", false, (*handler).notYet},
-	{"POST", "/credentials/fido2/init/code", "credentials.add", false, (*handler).notYet},
-	{"POST", "/credentials/fido2/init/force", inbound.ForceAddScope, true, (*handler).notYet},
-	{"POST", "/tx", "tx.create", true, (*handler).notYet},
-	{"POST", "/tx/init", "tx.create", false, (*handler).notYet},
+	{"POST", "/register/fido2/init", "auth.register", false, (*handler).registerFido2Init},
+	{"POST", "/register/fido2/complete", "", false, (*handler).registerFido2Complete},
+	{"POST", "/authenticate/fido2/init", "auth.login", false, (*handler).authenticateFido2Init},
+	{"POST", "/authenticate/fido2/complete", "", false, (*handler).authenticateFido2Complete},
+	{"POST", "/credentials/fido2/init/code", "credentials.add", false, (*handler).addFido2ByCode},
+	{"POST", "/credentials/fido2/init/force", inbound.ForceAddScope, true, (*handler).addFido2Force},
+	{"POST", "/credentials/fido2/complete", "", false, (*handler).addFido2Complete},
+	// /tx/init is Optional: its tx_id form takes no token, its tx_payload
+	// form requires one with tx.create (initTx says so).
+	{"POST", "/tx", "tx.create", true, (*handler).createTx},
+	{"POST", "/tx/init", "tx.create", false, (*handler).initTx},
+	{"POST", "/tx/complete", "", false, (*handler).completeTx},
 }
 
 // ginPath turns "{name}" parameters into gin's ":name".
@@ -104,6 +131,8 @@ type coreOps interface {
 	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
 	Authenticate(ctx context.Context, token string) (*core.Principal, error)
 	VerifyPassword(ctx context.Context, realmID, login, password string) (*accounts.User, error)
+	// SignJWT signs a transaction's confirmation.
+	SignJWT(alg string, claims map[string]any) (string, error)
 }
 
 // users are the accounts operations the LoginID surface calls.
@@ -131,17 +160,19 @@ type users interface {
 type handler struct {
 	core  coreOps
 	users users
-	log   *slog.Logger
+	// pk runs the passkey ceremonies; nil when no realm has passkeys.
+	pk  passkeyOps
+	log *slog.Logger
 	// pems maps each signing key's kid to its public key as PEM, made
 	// once per snapshot.
 	pems map[string][]byte
 }
 
-func newHandler(c coreOps, u users, log *slog.Logger) *handler {
+func newHandler(c coreOps, u users, pk passkeyOps, log *slog.Logger) *handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{core: c, users: u, log: log, pems: map[string][]byte{}}
+	h := &handler{core: c, users: u, pk: pk, log: log, pems: map[string][]byte{}}
 	for _, k := range c.Snapshot().SigningKeys {
 		if pem, err := config.EncodePublicKeyPEM(k.Key.Public()); err == nil {
 			h.pems[k.KID] = pem
@@ -151,7 +182,8 @@ func newHandler(c coreOps, u users, log *slog.Logger) *handler {
 }
 
 // certs serves GET /certs?kid=: the PEM public key of a configured signing
-// key, which LoginID's SDKs fetch to verify the user tokens.
+// key, which LoginID's SDKs fetch to verify the user tokens and the
+// transactions' confirmations.
 func (h *handler) certs(c *gin.Context) {
 	kid := c.Query("kid")
 	if kid == "" {
@@ -165,17 +197,4 @@ func (h *handler) certs(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "public, max-age=300")
 	c.Data(http.StatusOK, "application/x-pem-file", pem)
-}
-
-// notYet answers the passkey and transaction routes, after their guard.
-func (h *handler) notYet(c *gin.Context, _ *caller) {
-	pre := prefixOf(c)
-	writeError(c, http.StatusNotImplemented, codeNotImplemented, c.Request.Method+" "+c.FullPath()+
-		" is not available yet: passkeys (FIDO2/WebAuthn) and transaction confirmation come later. "+
-		"Passwords work now: POST "+pre+"/register/password and POST "+pre+"/authenticate/password.")
-}
-
-// prefixOf is the surface's prefix in the route c matched.
-func prefixOf(c *gin.Context) string {
-	return strings.TrimSuffix(c.FullPath(), ginPath(c.GetString(routePathKey)))
 }

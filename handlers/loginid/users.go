@@ -56,6 +56,7 @@ func (h *handler) commit(c *gin.Context, cl *caller, op string, fn func(ctx cont
 		}
 		return fn(ctx)
 	})
+	var pe *accounts.PasskeyError
 	switch {
 	case err == nil:
 		return true
@@ -73,6 +74,16 @@ func (h *handler) commit(c *gin.Context, cl *caller, op string, fn func(ctx cont
 		writeError(c, http.StatusBadRequest, codeLastCredential, "This is the user's last active credential: add another before revoking it.")
 	case errors.Is(err, accounts.ErrInvalidCredentialName):
 		badParameter(c, "The credential's new name is not valid: "+reasonOf(err)+".")
+	case errors.Is(err, errDeactivated):
+		writeError(c, http.StatusBadRequest, codeUserNotActivated, "The user is deactivated.")
+	case errors.As(err, &pe):
+		badParameter(c, pe.Reason) // a passkey registered already, found when inserting
+	case errors.Is(err, accounts.ErrTransactionNotFound):
+		txNotFound(c)
+	case errors.Is(err, accounts.ErrNoPasskeys):
+		writeError(c, http.StatusNotFound, codeCredentialNotFound, "The user has no active passkey to confirm the transaction with; add one first.")
+	case errors.Is(err, accounts.ErrInvalidTransaction):
+		badParameter(c, "The transaction is not valid: "+reasonOfTx(err)+".")
 	default:
 		h.fail(c, dbError(op, err))
 	}

@@ -87,9 +87,14 @@ func (h *handler) passkeysOn(realm *config.Realm) bool {
 	return h.passkeys != nil && realm != nil && realm.Passkeys
 }
 
-// amrOf is the RFC 8176 methods of a passkey sign-in: "hwk" (proof of a
-// hardware-bound key) always, and "user" only when the authenticator
-// verified the person (UV: a PIN or biometric), not merely their presence.
+// amrOf is the RFC 8176 methods of a passkey sign-in: "hwk" (proof of
+// possession of a hardware-secured key) always, and "user" only when the
+// authenticator verified the person (the UV flag: a PIN or biometric). So
+// ["hwk", "user"] or ["hwk"]: the contract's choice, which lets a client
+// tell a verified sign-in from one that was not. RFC 8176 defines "user"
+// as a user presence test, which every assertion here passes (the UP flag
+// is required); without UV we leave it out all the same, rather than give
+// both kinds of sign-in the same amr.
 func amrOf(p *accounts.PasskeyLogin) []string {
 	if p.UserVerified {
 		return []string{"hwk", "user"}

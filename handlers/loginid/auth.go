@@ -34,7 +34,7 @@ type authClient struct {
 
 type credentialRef struct {
 	UUID string `json:"uuid"`
-	Type string `json:"type"` // "password" here
+	Type string `json:"type"` // "password" or "fido2"
 	Name string `json:"name"`
 }
 

@@ -217,6 +217,18 @@ func descriptors(creds []webauthn.Credential) []protocol.CredentialDescriptor {
 	return out
 }
 
+// allowList is the allowCredentials of a sign-in: the credential ids
+// without their transports. Transports are only hints, and they would tell
+// a real passkey (whose transports depend on where it was registered)
+// from a decoy.
+func allowList(creds []webauthn.Credential) []protocol.CredentialDescriptor {
+	out := make([]protocol.CredentialDescriptor, 0, len(creds))
+	for _, c := range creds {
+		out = append(out, protocol.CredentialDescriptor{Type: protocol.PublicKeyCredentialType, CredentialID: c.ID})
+	}
+	return out
+}
+
 func (p *Passkeys) userVerification() protocol.UserVerificationRequirement {
 	return protocol.UserVerificationRequirement(p.cfg.UserVerification)
 }
@@ -459,7 +471,7 @@ func (p *Passkeys) BeginLogin(ctx context.Context, realm *config.Realm, username
 			if err != nil {
 				return nil, err
 			}
-			c.UserID, creds = u.ID, descriptors(wc)
+			c.UserID, creds = u.ID, allowList(wc)
 		case err != nil && !errors.Is(err, ErrNotFound):
 			return nil, err
 		}
@@ -470,12 +482,13 @@ func (p *Passkeys) BeginLogin(ctx context.Context, realm *config.Realm, username
 	return p.beginAssertion(ctx, c, creds, ceremonyData{})
 }
 
-// decoys is the credential list of a user who has no passkeys.
+// decoys is the credential list of a user who has no passkeys: one id of
+// 32 bytes (the length platform authenticators use), the same for the
+// same username on every call and replica.
 func (p *Passkeys) decoys(realmID, username string) []protocol.CredentialDescriptor {
 	m := hmac.New(sha256.New, p.decoy)
 	m.Write([]byte(realmID + "\x00" + Normalize(username)))
-	return []protocol.CredentialDescriptor{{Type: protocol.PublicKeyCredentialType, CredentialID: m.Sum(nil),
-		Transport: []protocol.AuthenticatorTransport{protocol.Hybrid, protocol.Internal}}}
+	return []protocol.CredentialDescriptor{{Type: protocol.PublicKeyCredentialType, CredentialID: m.Sum(nil)}}
 }
 
 func (p *Passkeys) beginAssertion(ctx context.Context, c *storage.Ceremony, creds []protocol.CredentialDescriptor, d ceremonyData, opts ...webauthn.LoginOption) (*AssertionOptions, error) {

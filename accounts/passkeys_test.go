@@ -480,3 +480,34 @@ func TestPasskeyTransaction(t *testing.T) {
 		}
 	})
 }
+
+// TestPasskeyDecoys: an unknown user's sign-in options have the shape of a
+// real user's with one passkey (one 32-byte id, no transports), the same
+// decoy on every call.
+func TestPasskeyDecoys(t *testing.T) {
+	eachStore(t, func(t *testing.T, f0 *fixture) {
+		f := newPasskeyFixture(t, f0, config.UserVerificationPreferred)
+		f.register(t, softauthn.New(testRPID, testOrigin, softauthn.Options{}), "mia")
+		f.create(t, accounts.NewUser{Username: "ned", Password: goodPassword}) // no passkey
+		shape := func(username string) ([]byte, string) {
+			opts, err := f.pk.BeginLogin(t.Context(), f.realm, username)
+			if err != nil {
+				t.Fatal(err)
+			}
+			allow := opts.Options.AllowedCredentials
+			if len(allow) != 1 || len(allow[0].CredentialID) != 32 || len(allow[0].Transport) != 0 {
+				t.Fatalf("BeginLogin(%q) allows %+v; want one 32-byte id without transports", username, allow)
+			}
+			opts.Options.Challenge, opts.Options.AllowedCredentials = nil, nil
+			return allow[0].CredentialID, string(mustJSON(t, opts.Options))
+		}
+		_, real := shape("mia")
+		for _, name := range []string{"nobody", "ned"} {
+			id1, rest := shape(name)
+			id2, _ := shape(name)
+			if rest != real || string(id1) != string(id2) {
+				t.Errorf("decoy of %q: %s (ids %x, %x); a real user's: %s", name, rest, id1, id2, real)
+			}
+		}
+	})
+}

@@ -138,7 +138,7 @@ func (p *Passkeys) BeginTransaction(ctx context.Context, realm *config.Realm, u 
 	serverNonce := b64(nonce)
 	challenge := sha256.Sum256([]byte(t.Payload + t.Nonce + serverNonce))
 	c := &storage.Ceremony{Realm: realm.ID, Purpose: CeremonyTx, UserID: u.ID, Username: u.Username}
-	a, err := p.beginAssertion(ctx, c, descriptors(creds), ceremonyData{TxID: t.ID, ServerNonce: serverNonce}, webauthn.WithChallenge(challenge[:]))
+	a, err := p.beginAssertion(ctx, c, allowList(creds), ceremonyData{TxID: t.ID, ServerNonce: serverNonce}, webauthn.WithChallenge(challenge[:]))
 	if err != nil {
 		return nil, err
 	}

@@ -203,8 +203,8 @@ func toWebAuthn(r *storage.Passkey) webauthn.Credential {
 	}
 	return webauthn.Credential{
 		ID: r.CredentialID, PublicKey: r.PublicKey, AttestationType: r.AttestationType, AttestationFormat: r.AttestationFormat,
-		Transport: ts,
-		Flags:     webauthn.CredentialFlags{UserPresent: true, UserVerified: r.UserVerified, BackupEligible: r.BackupEligible, BackupState: r.BackupState},
+		Transport:     ts,
+		Flags:         webauthn.CredentialFlags{UserPresent: true, UserVerified: r.UserVerified, BackupEligible: r.BackupEligible, BackupState: r.BackupState},
 		Authenticator: webauthn.Authenticator{AAGUID: r.AAGUID, SignCount: r.SignCount},
 	}
 }

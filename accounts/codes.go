@@ -53,6 +53,9 @@ var (
 	// ErrCodeRefused: the code is wrong, expired, used, invalidated or out
 	// of attempts. One answer for all.
 	ErrCodeRefused = errors.New("accounts: the code is not valid")
+	// ErrCodeNotAuthorized: the add_credential code is right but not yet
+	// authorized (POST /codes/{type}/authorize, or authorize at generation).
+	ErrCodeNotAuthorized = errors.New("accounts: the code is not authorized yet")
 )
 
 // Code is a generated one-time code: the code itself is shown once, here,
@@ -205,10 +208,33 @@ func PresentCode(realmID, userID, codeType, purpose, code string) (*PresentedCod
 // the caller must commit its transaction when UseCode returns
 // ErrCodeRefused.
 func (s *Service) UseCode(ctx context.Context, p *PresentedCode) error {
-	_, err := s.store.UseOneTimeCode(ctx, p.realmID, p.userID, p.purpose, p.hash, s.now(), CodeMaxAttempts, p.purpose == PurposeTemporaryAuthentication)
+	use := storage.CodeAuthorize
+	if p.purpose == PurposeTemporaryAuthentication {
+		use = storage.CodeConsume
+	}
+	return s.useCode(ctx, p, use)
+}
+
+// RedeemCode uses up an add_credential code that was authorized before
+// (by UseCode, or at its generation), in ctx's transaction if any: the
+// code a new authenticator presents to be added. A code not authorized
+// yet is ErrCodeNotAuthorized and stays; a wrong, expired, used or
+// exhausted one is ErrCodeRefused. Attempts count as in UseCode, so the
+// caller commits its transaction on either error.
+func (s *Service) RedeemCode(ctx context.Context, p *PresentedCode) error {
+	if p.purpose != PurposeAddCredential {
+		return fmt.Errorf("%w: only add_credential codes are redeemed", ErrInvalidCode)
+	}
+	return s.useCode(ctx, p, storage.CodeRedeemAuthorized)
+}
+
+func (s *Service) useCode(ctx context.Context, p *PresentedCode, use storage.CodeUse) error {
+	_, err := s.store.UseOneTimeCode(ctx, p.realmID, p.userID, p.purpose, p.hash, s.now(), CodeMaxAttempts, use)
 	switch {
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrCodeMismatch):
 		return ErrCodeRefused
+	case errors.Is(err, storage.ErrCodeNotAuthorized):
+		return ErrCodeNotAuthorized
 	case err != nil:
 		return fmt.Errorf("accounts: %w", err)
 	}

@@ -525,7 +525,7 @@ func testLoginIDPasskeyRefusals(t *testing.T, o fixtureOpts) {
 			gen := lf.call("POST", "/codes/short/generate", tok("codes.generate", servicetoken.Options{}), map[string]any{"user_id": quinnID, "purpose": "add_credential"})
 			return lf.call("POST", "/credentials/fido2/init/code", "", map[string]any{"client_id": "cred_a", "user_id": quinnID,
 				"authentication_code": map[string]any{"code": gen.body["code"], "type": "short"}})
-		}, 400, "invalid_code", "code"},
+		}, 400, "invalid_code", "not authorized"},
 		{"add by a wrong code", func(t *testing.T) lidResp {
 			return lf.call("POST", "/credentials/fido2/init/code", "", map[string]any{"client_id": "cred_a", "user_id": quinnID,
 				"authentication_code": map[string]any{"code": "000000", "type": "short"}})
@@ -593,17 +593,8 @@ func testLoginIDPasskeyRefusals(t *testing.T, o fixtureOpts) {
 			return lf.call("POST", "/tx/init", tok("tx.create", servicetoken.Options{}), map[string]any{"tx_type": "text", "tx_payload": "x", "username": "sam"})
 		}, 404, "credential_not_found", "passkey"},
 	}
-	// blocked are the attacks whose defence cannot be built in the surface
-	// yet, and why.
-	blocked := map[string]string{
-		"add by an unauthorized code": "accounts.UseCode marks an add_credential code authorized and cannot tell whether it already was, " +
-			"so the surface cannot refuse a code that was never authorized until accounts can take only an authorized code",
-	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if why := blocked[tc.name]; why != "" {
-				t.Skip("blocked: " + why)
-			}
 			r := tc.do(t)
 			msg, _ := r.body["message"].(string)
 			if r.status != tc.status || r.code() != tc.code || !strings.Contains(msg, tc.says) || strings.Count(strings.TrimSuffix(msg, "."), ". ") > 1 {
@@ -694,8 +685,6 @@ func testLoginIDPasskeyDecoys(t *testing.T, o fixtureOpts) {
 		t.Error("two unknown users share a decoy")
 	}
 	t.Run("a decoy's transports are a real passkey's", func(t *testing.T) {
-		t.Skip("blocked: accounts' decoys list transports [hybrid internal], while a passkey registered through LoginID's " +
-			"complete (whose attestation_payload carries no transports) lists none, so the transports tell a decoy from a real user")
 		real, _ := lf.obj(lf.loginInit("real"), "assertion_payload")["allowCredentials"].([]any)
 		decoy, _ := lf.obj(lf.loginInit("nobody"), "assertion_payload")["allowCredentials"].([]any)
 		if fmt.Sprint(real[0].(map[string]any)["transports"]) != fmt.Sprint(decoy[0].(map[string]any)["transports"]) {

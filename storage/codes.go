@@ -55,19 +55,38 @@ func (s *Store) CreateOneTimeCode(ctx context.Context, c *OneTimeCode) error {
 	return mapErr(op, err)
 }
 
+// CodeUse is what UseOneTimeCode does with the code that matches.
+type CodeUse int
+
+// Uses of a matching code.
+const (
+	// CodeAuthorize marks it authorized (and keeps it).
+	CodeAuthorize CodeUse = iota
+	// CodeConsume deletes it.
+	CodeConsume
+	// CodeRedeemAuthorized deletes it if it is authorized; a matching code
+	// not yet authorized is ErrCodeNotAuthorized and stays (the attempt is
+	// counted).
+	CodeRedeemAuthorized
+)
+
+// ErrCodeNotAuthorized: the code matches but is not authorized yet.
+var ErrCodeNotAuthorized = errors.New("storage: the one-time code is not authorized")
+
 // UseOneTimeCode checks a presented code of user userID of realm for
 // purpose, in one transaction (the one in ctx, if any): every live code of
 // the user and purpose — unexpired at now, with fewer than maxAttempts
 // attempts — is locked and its attempts counted up by one; then the one
-// whose hash is codeHash, if any, is deleted (consume) or marked
-// authorized, and returned. No live code is ErrNotFound; live codes none
-// of which matches is ErrCodeMismatch, with the attempt counted (the
-// transaction commits). Concurrent attempts serialise on the rows, so no
-// code is tried more than maxAttempts times, across replicas too.
-func (s *Store) UseOneTimeCode(ctx context.Context, realm, userID, purpose, codeHash string, now time.Time, maxAttempts int, consume bool) (*OneTimeCode, error) {
+// whose hash is codeHash, if any, is used as use says, and returned as it
+// was read (Authorized before this use). No live code is ErrNotFound; live
+// codes none of which matches is ErrCodeMismatch, with the attempt counted
+// (the transaction commits; likewise for ErrCodeNotAuthorized). Concurrent
+// attempts serialise on the rows, so no code is tried more than
+// maxAttempts times, across replicas too.
+func (s *Store) UseOneTimeCode(ctx context.Context, realm, userID, purpose, codeHash string, now time.Time, maxAttempts int, use CodeUse) (*OneTimeCode, error) {
 	const op = "use one-time code"
 	var out *OneTimeCode
-	mismatch := false
+	mismatch, notAuthorized := false, false
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		q := "SELECT id, code_hash, authorized, attempts, created_at, expires_at FROM one_time_codes " +
 			"WHERE realm = ? AND user_id = ? AND purpose = ? AND expires_at > ? AND attempts < ? ORDER BY id"
@@ -109,11 +128,13 @@ func (s *Store) UseOneTimeCode(ctx context.Context, realm, userID, purpose, code
 		case out == nil:
 			mismatch = true
 			return nil
-		case consume:
+		case use == CodeRedeemAuthorized && !out.Authorized:
+			notAuthorized = true
+			return nil
+		case use == CodeConsume || use == CodeRedeemAuthorized:
 			err = s.db(ctx).Exec("DELETE FROM one_time_codes WHERE id = ?", out.ID).Error
 		default:
 			err = s.db(ctx).Exec("UPDATE one_time_codes SET authorized = ? WHERE id = ?", true, out.ID).Error
-			out.Authorized = true
 		}
 		out.Attempts++
 		out.CreatedAt, out.ExpiresAt = out.CreatedAt.UTC(), out.ExpiresAt.UTC()
@@ -124,6 +145,8 @@ func (s *Store) UseOneTimeCode(ctx context.Context, realm, userID, purpose, code
 		return nil, err
 	case mismatch:
 		return nil, ErrCodeMismatch
+	case notAuthorized:
+		return nil, ErrCodeNotAuthorized
 	}
 	return out, nil
 }

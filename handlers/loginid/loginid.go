@@ -153,6 +153,7 @@ type users interface {
 	PrepareCode(realmID, userID, codeType, purpose string, authorized bool) (*accounts.PreparedCode, error)
 	InsertCode(ctx context.Context, p *accounts.PreparedCode) (*accounts.Code, error)
 	UseCode(ctx context.Context, p *accounts.PresentedCode) error
+	RedeemCode(ctx context.Context, p *accounts.PresentedCode) error
 	InvalidateCodes(ctx context.Context, realmID, userID, purpose string) error
 }
 

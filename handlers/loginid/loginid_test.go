@@ -197,6 +197,13 @@ func (u *fakeUsers) UseCode(context.Context, *accounts.PresentedCode) error {
 	}
 	return accounts.ErrCodeRefused
 }
+func (u *fakeUsers) RedeemCode(context.Context, *accounts.PresentedCode) error {
+	*u.calls = append(*u.calls, "redeem-code")
+	if u.codeRight {
+		return nil
+	}
+	return accounts.ErrCodeRefused
+}
 func (u *fakeUsers) InvalidateCodes(context.Context, string, string, string) error {
 	*u.calls = append(*u.calls, "invalidate-codes")
 	return nil
@@ -544,7 +551,7 @@ func TestPasskeyRoutesOrder(t *testing.T) {
 		{"login complete refused: 401, nothing signed or stored", "/authenticate/fido2/complete", "", `{"client_id":"cred_a","username":"alice",` + as + `}`, 401,
 			[]string{"finish-login"}},
 		{"add by code: the code is used in the ceremony's transaction, first", "/credentials/fido2/init/code", "credentials.add", `{"username":"alice",` + code + `}`, 400,
-			[]string{"get", "begin", "use-once", "use-code", "commit"}},
+			[]string{"get", "begin", "use-once", "redeem-code", "commit"}},
 		{"add by code: a bad display name leaves the code alone", "/credentials/fido2/init/code", "credentials.add",
 			`{"username":"alice","options":{"display_name":"\u0007"},` + code + `}`, 400, nil},
 		{"add by code: a code not of its type's form is refused at once", "/credentials/fido2/init/code", "credentials.add",
@@ -573,11 +580,11 @@ func TestPasskeyRoutesOrder(t *testing.T) {
 			}
 		})
 	}
-	// An authorized code: used, the ceremony stored, the user's
-	// add_credential codes deleted, all in one transaction.
+	// An authorized code: redeemed and the ceremony stored in one
+	// transaction.
 	w.users.codeRight = true
 	status, body, _, calls := w.do("POST", "/credentials/fido2/init/code", w.token("credentials.add", servicetoken.Options{}), `{"username":"alice",`+code+`}`)
-	if want := []string{"get", "begin", "use-once", "use-code", "begin-registration", "invalidate-codes", "commit"}; status != 200 || !slices.Equal(calls, want) {
+	if want := []string{"get", "begin", "use-once", "redeem-code", "begin-registration", "commit"}; status != 200 || !slices.Equal(calls, want) {
 		t.Fatalf("add by an authorized code: %d %v, calls %v; want %v", status, body, calls, want)
 	}
 }

@@ -531,25 +531,29 @@ func (h *handler) addFido2ByCode(c *gin.Context, cl *caller) {
 		return
 	}
 	var opts *accounts.RegistrationOptions
-	wrong := false
+	var codeErr error
 	if !h.commit(c, cl, "start adding the passkey", func(ctx context.Context) error {
-		switch err := h.users.UseCode(ctx, presented); {
-		case errors.Is(err, accounts.ErrCodeRefused):
-			wrong = true // the attempt is counted: commit
+		// The code must have been authorized before; redeeming deletes it.
+		switch err := h.users.RedeemCode(ctx, presented); {
+		case errors.Is(err, accounts.ErrCodeRefused), errors.Is(err, accounts.ErrCodeNotAuthorized):
+			codeErr = err // the attempt is counted: commit
 			return nil
 		case err != nil:
 			return err
 		}
 		var err error
-		if opts, err = pk.BeginRegistration(ctx, a.realm, accounts.RegistrationStart{Purpose: accounts.CeremonyAddPasskey, User: u,
-			DisplayName: b.Options.DisplayName, CrossPlatform: b.Options.RoamingAuthenticator}); err != nil {
-			return err
-		}
-		return h.users.InvalidateCodes(ctx, a.realm.ID, u.ID, accounts.PurposeAddCredential)
+		opts, err = pk.BeginRegistration(ctx, a.realm, accounts.RegistrationStart{Purpose: accounts.CeremonyAddPasskey, User: u,
+			DisplayName: b.Options.DisplayName, CrossPlatform: b.Options.RoamingAuthenticator})
+		return err
 	}) {
 		return
 	}
-	if wrong {
+	switch {
+	case errors.Is(codeErr, accounts.ErrCodeNotAuthorized):
+		writeError(c, http.StatusBadRequest, codeInvalidCode,
+			"The code is not authorized yet: authorize it first with POST /codes/"+code.Type+"/authorize, or generate it with authorize: true.")
+		return
+	case codeErr != nil:
 		refusedCode()
 		return
 	}

@@ -232,39 +232,48 @@ func testCodeUse(t *testing.T, s *storage.Store) {
 	}
 	now := base.Add(time.Minute)
 	// Wrong code: counted, refused.
-	_, err := s.UseOneTimeCode(ctx, realm, "usr_c", "temporary_authentication", h2, now, 5, true)
+	_, err := s.UseOneTimeCode(ctx, realm, "usr_c", "temporary_authentication", h2, now, 5, storage.CodeConsume)
 	wantErrIs(t, "a wrong code", err, storage.ErrCodeMismatch)
 	// Another user's, realm's or purpose's codes are not tried.
 	for _, c := range [][3]string{{realm, "usr_other", "temporary_authentication"}, {"rl_elsewhere", "usr_c", "temporary_authentication"}, {realm, "usr_c", "no_purpose"}} {
-		_, err := s.UseOneTimeCode(ctx, c[0], c[1], c[2], h1, now, 5, true)
+		_, err := s.UseOneTimeCode(ctx, c[0], c[1], c[2], h1, now, 5, storage.CodeConsume)
 		wantErrIs(t, "a code of "+strings.Join(c[:], "/"), err, storage.ErrNotFound)
 	}
 	// After expiry: not found.
-	_, err = s.UseOneTimeCode(ctx, realm, "usr_c", "temporary_authentication", h1, base.Add(5*time.Minute), 5, true)
+	_, err = s.UseOneTimeCode(ctx, realm, "usr_c", "temporary_authentication", h1, base.Add(5*time.Minute), 5, storage.CodeConsume)
 	wantErrIs(t, "an expired code", err, storage.ErrNotFound)
 	// Right code: consumed, once.
-	got, err := s.UseOneTimeCode(ctx, realm, "usr_c", "temporary_authentication", h1, now, 5, true)
+	got, err := s.UseOneTimeCode(ctx, realm, "usr_c", "temporary_authentication", h1, now, 5, storage.CodeConsume)
 	if err != nil || got.ID != "otc_1" || got.Attempts != 2 {
 		t.Fatalf("use: %v %+v", err, got)
 	}
-	_, err = s.UseOneTimeCode(ctx, realm, "usr_c", "temporary_authentication", h1, now, 5, true)
+	_, err = s.UseOneTimeCode(ctx, realm, "usr_c", "temporary_authentication", h1, now, 5, storage.CodeConsume)
 	wantErrIs(t, "a used code", err, storage.ErrNotFound)
-	// Authorize (not consume): marked, and still there.
-	for range 2 {
-		got, err := s.UseOneTimeCode(ctx, realm, "usr_c", "add_credential", h2, now, 5, false)
-		if err != nil || !got.Authorized {
-			t.Fatalf("authorize: %v %+v", err, got)
+	// Redeeming a code not authorized yet is refused and keeps it.
+	_, err = s.UseOneTimeCode(ctx, realm, "usr_c", "add_credential", h2, now, 5, storage.CodeRedeemAuthorized)
+	wantErrIs(t, "redeeming a code not authorized", err, storage.ErrCodeNotAuthorized)
+	// Authorize (not consume): marked, and still there; returned as read.
+	for i := range 2 {
+		got, err := s.UseOneTimeCode(ctx, realm, "usr_c", "add_credential", h2, now, 5, storage.CodeAuthorize)
+		if err != nil || got.Authorized != (i == 1) {
+			t.Fatalf("authorize %d: %v %+v", i, err, got)
 		}
 	}
+	// Redeeming the authorized code deletes it: once.
+	if got, err := s.UseOneTimeCode(ctx, realm, "usr_c", "add_credential", h2, now, 5, storage.CodeRedeemAuthorized); err != nil || !got.Authorized {
+		t.Fatalf("redeem an authorized code: %v %+v", err, got)
+	}
+	_, err = s.UseOneTimeCode(ctx, realm, "usr_c", "add_credential", h2, now, 5, storage.CodeRedeemAuthorized)
+	wantErrIs(t, "redeeming a redeemed code", err, storage.ErrNotFound)
 	// The attempt limit: after 5 attempts even the right code is refused.
 	if err := s.CreateOneTimeCode(ctx, newCode("otc_3", realm, "usr_d", "temporary_authentication", h1)); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		_, err := s.UseOneTimeCode(ctx, realm, "usr_d", "temporary_authentication", h2, now, 5, true)
+		_, err := s.UseOneTimeCode(ctx, realm, "usr_d", "temporary_authentication", h2, now, 5, storage.CodeConsume)
 		wantErrIs(t, fmt.Sprintf("wrong attempt %d", i+1), err, storage.ErrCodeMismatch)
 	}
-	_, err = s.UseOneTimeCode(ctx, realm, "usr_d", "temporary_authentication", h1, now, 5, true)
+	_, err = s.UseOneTimeCode(ctx, realm, "usr_d", "temporary_authentication", h1, now, 5, storage.CodeConsume)
 	wantErrIs(t, "the right code after 5 attempts", err, storage.ErrNotFound)
 }
 
@@ -281,7 +290,7 @@ func testCodeAttemptsConcurrent(t *testing.T, s *storage.Store) {
 	counts := map[string]int{}
 	for range 20 {
 		wg.Go(func() {
-			_, err := s.UseOneTimeCode(ctx, realm, "usr_r", "temporary_authentication", strings.Repeat("d", 64), base.Add(time.Minute), 5, true)
+			_, err := s.UseOneTimeCode(ctx, realm, "usr_r", "temporary_authentication", strings.Repeat("d", 64), base.Add(time.Minute), 5, storage.CodeConsume)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -300,7 +309,7 @@ func testCodeAttemptsConcurrent(t *testing.T, s *storage.Store) {
 	if counts["counted"] > 5 || counts["counted"]+counts["exhausted"]+counts["retry"] != 20 {
 		t.Fatalf("20 parallel wrong attempts: %v, want at most 5 counted", counts)
 	}
-	_, err := s.UseOneTimeCode(ctx, realm, "usr_r", "temporary_authentication", strings.Repeat("c", 64), base.Add(time.Minute), 5, true)
+	_, err := s.UseOneTimeCode(ctx, realm, "usr_r", "temporary_authentication", strings.Repeat("c", 64), base.Add(time.Minute), 5, storage.CodeConsume)
 	if counts["counted"] == 5 {
 		wantErrIs(t, "the right code after the limit", err, storage.ErrNotFound)
 	}
@@ -331,7 +340,7 @@ func testCodeDeleteAndPurge(t *testing.T, s *storage.Store) {
 	if n, err := s.PurgeExpired(ctx, base, 100); err != nil || n < 1 {
 		t.Fatalf("purge: %d %v", n, err)
 	}
-	if _, err := s.UseOneTimeCode(ctx, realm, "usr_del", "add_credential", strings.Repeat("f", 64), base, 5, false); err != nil {
+	if _, err := s.UseOneTimeCode(ctx, realm, "usr_del", "add_credential", strings.Repeat("f", 64), base, 5, storage.CodeAuthorize); err != nil {
 		t.Fatalf("purge took a live code: %v", err)
 	}
 }

@@ -96,9 +96,9 @@ type BrowserSession struct {
 	AuthTime                     time.Time
 	// AMR are the RFC 8176 methods the person signed in with: ["pwd"],
 	// or ["hwk", "user"] for a passkey that verified the user.
-	AMR                          []string
-	Cookie                       string
-	ExpiresAt                    time.Time
+	AMR       []string
+	Cookie    string
+	ExpiresAt time.Time
 }
 
 // CompleteLogin finishes the pending request id for user (who has just

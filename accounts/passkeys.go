@@ -116,6 +116,16 @@ func NewPasskeys(svc *Service, snap *config.Snapshot) (*Passkeys, error) {
 	return &Passkeys{svc: svc, rp: rp, cfg: cfg, decoy: h.Sum(nil)}, nil
 }
 
+// HasPasskey reports whether user userID of realmID has an active
+// passkey; it only reads.
+func (p *Passkeys) HasPasskey(ctx context.Context, realmID, userID string) (bool, error) {
+	rows, err := p.svc.store.PasskeysOfUser(ctx, realmID, userID)
+	if err != nil {
+		return false, fmt.Errorf("%w: read the passkeys: %w", ErrUnavailable, err)
+	}
+	return len(rows) > 0, nil
+}
+
 // Timeout is how long a ceremony's challenge lives.
 func (p *Passkeys) Timeout() time.Duration { return p.cfg.Timeout }
 
@@ -154,7 +164,10 @@ func (p *Passkeys) store(ctx context.Context, c *storage.Ceremony, d ceremonyDat
 	}
 	c.Data = data
 	c.ExpiresAt = p.svc.now().UTC().Add(p.cfg.Timeout)
-	if err := p.svc.store.CreateCeremony(ctx, c); err != nil {
+	switch err := p.svc.store.CreateCeremony(ctx, c); {
+	case errors.Is(err, storage.ErrInvalidInput):
+		return fmt.Errorf("%w: %w", ErrInvalidUser, err) // a username or name too long to store
+	case err != nil:
 		return fmt.Errorf("%w: store the ceremony: %w", ErrUnavailable, err)
 	}
 	return nil

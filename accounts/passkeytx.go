@@ -58,8 +58,9 @@ func transactionFromStorage(t *storage.PasskeyTx) *Transaction {
 		Nonce: t.Nonce, Status: t.Status, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
 }
 
-// TxHash is b64url(SHA-256(payload)): a service token's payload_hash and
-// the confirmation JWT's tx_hash.
+// TxHash is b64url(SHA-256(payload)): the payload_hash a tx.create
+// service token binds its payload with. (The confirmation JWT's tx_hash is
+// the ceremony's challenge, over the payload and both nonces.)
 func TxHash(payload string) string {
 	sum := sha256.Sum256([]byte(payload))
 	return b64(sum[:])

@@ -118,7 +118,6 @@ type coreOps interface {
 // userOps are the account reads the passkey pages make.
 type userOps interface {
 	Get(ctx context.Context, realmID, userID string) (*accounts.User, error)
-	Credentials(ctx context.Context, realmID, userID string) ([]*accounts.Credential, error)
 }
 
 // passkeyOps are the ceremonies of the snapshot's relying party
@@ -128,6 +127,7 @@ type passkeyOps interface {
 	FinishLogin(ctx context.Context, realm *config.Realm, in accounts.AssertionFinish) (*accounts.PasskeyLogin, error)
 	BeginRegistration(ctx context.Context, realm *config.Realm, in accounts.RegistrationStart) (*accounts.RegistrationOptions, error)
 	VerifyRegistration(ctx context.Context, realm *config.Realm, in accounts.RegistrationFinish) (*accounts.VerifiedRegistration, error)
+	HasPasskey(ctx context.Context, realmID, userID string) (bool, error)
 	InsertRegistration(ctx context.Context, v *accounts.VerifiedRegistration) (*accounts.User, *accounts.Credential, error)
 }
 

@@ -354,9 +354,9 @@ func (h *handler) offerPasskey(c *gin.Context, req *core.AuthorizeRequest, user 
 		return false
 	}
 	ctx := c.Request.Context()
-	has, err := h.hasPasskey(c, realm.ID, user.ID)
+	has, err := h.passkeys.HasPasskey(ctx, realm.ID, user.ID)
 	if err != nil {
-		h.log.WarnContext(ctx, "login: the add-passkey offer is left out: the user's credentials could not be read", "error", err)
+		h.log.WarnContext(ctx, "login: the add-passkey offer is left out: the user's passkeys could not be read", "error", err)
 		return false
 	}
 	if has {
@@ -374,20 +374,6 @@ func (h *handler) offerPasskey(c *gin.Context, req *core.AuthorizeRequest, user 
 		Username: sess.Username, RequestID: p.ID, CSRF: p.CSRF, Integrity: scriptIntegrity,
 		PasskeyBegin: PasskeyAddBeginPath, PasskeyFinish: PasskeyAddFinishPath}, true)
 	return true
-}
-
-// hasPasskey reports whether the user has an active passkey.
-func (h *handler) hasPasskey(c *gin.Context, realmID, userID string) (bool, error) {
-	creds, err := h.users.Credentials(c.Request.Context(), realmID, userID)
-	if err != nil {
-		return false, err
-	}
-	for _, cr := range creds {
-		if cr.Type == accounts.CredentialFIDO2 && cr.Status == accounts.CredentialActive {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 func offerCookieName(id string) string {

@@ -475,8 +475,8 @@ func testLoginIDPasskeyRefusals(t *testing.T, o fixtureOpts) {
 			body := lf.loginBody(quinn, "quinn")
 			return lf.call("POST", "/authenticate/fido2/complete", tok("auth.login", servicetoken.Options{}), body)
 		}, 400, "invalid_parameter", "takes no token"},
-		{"409 for a taken username", func(t *testing.T) lidResp { return lf.registerInit("QUINN") }, 409, "user_already_exists", "username is already taken"},
-		{"409 for a password user's username", func(t *testing.T) lidResp { return lf.registerInit("sam") }, 409, "user_already_exists", "taken"},
+		{"409 for a taken username", func(t *testing.T) lidResp { return lf.registerInit("QUINN") }, 409, "user_exists", "username is already taken"},
+		{"409 for a password user's username", func(t *testing.T) lidResp { return lf.registerInit("sam") }, 409, "user_exists", "taken"},
 		{"registration: tampered attestation leaves no user", func(t *testing.T) lidResp {
 			att := lf.obj(lf.registerInit("uma"), "attestation_payload")
 			ans := lf.attest(lidAuthn(), att)

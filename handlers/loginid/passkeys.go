@@ -379,12 +379,24 @@ func (h *handler) registerFido2Init(c *gin.Context, cl *caller) {
 		return
 	}
 	var opts *accounts.RegistrationOptions
+	var takenErr error
 	if !h.commit(c, cl, "start the registration", func(ctx context.Context) error {
 		var err error
 		opts, err = pk.BeginRegistration(ctx, a.realm, accounts.RegistrationStart{Purpose: accounts.CeremonyRegister, Username: b.Username,
 			DisplayName: b.Options.DisplayName, CrossPlatform: b.Options.RoamingAuthenticator})
+		if errors.Is(err, accounts.ErrUsernameTaken) || errors.Is(err, accounts.ErrEmailTaken) {
+			takenErr = err // nothing was stored; the token's nonce is used up
+			return nil
+		}
 		return err
 	}) {
+		return
+	}
+	if takenErr != nil {
+		// This route's code for a taken username is user_exists (register/password
+		// answers user_already_exists, LoginID's code there).
+		p, _ := accounts.TakenProblem(takenErr)
+		writeError(c, http.StatusConflict, codeUsernameTaken, "The user cannot be created: "+p.Message+".")
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"attestation_payload": newAttestationPayload(opts)})

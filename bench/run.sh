@@ -19,7 +19,9 @@
 # then a burst of password logins at BENCH_BURST
 # concurrency whose line's rss_peak_mib is the server's peak RSS so far; then
 # the generated config with access_token_format: opaque runs
-# client_credentials_opaque.
+# client_credentials_opaque; then, with passkeys on and the issuer on
+# localhost, passkey_login (LoginID's fido2 sign-in, a software
+# authenticator in the harness).
 #
 # Environment: BENCH_PORT (default: the first free port of 18080-18099),
 # BENCH_CONCURRENCY (16), BENCH_SECONDS (10), BENCH_WARMUP (1, seconds),
@@ -423,5 +425,25 @@ fresh_database
 start_server opaque --config "$opaque_cfg"
 run_bench client_credentials_opaque
 stop_server
+
+# --- phase 3: passkeys ------------------------------------------------------
+# A passkey's relying party is a domain name, never an IP address: this phase
+# runs the issuer as http://localhost:PORT (the harness still connects to
+# 127.0.0.1; its software authenticator writes the localhost origin) with
+# passkeys: true on the demo realm, and signs in with LoginID's fido2 routes.
+passkeys_cfg=$tmp/data/latchkey-passkeys.yaml
+(umask 077 && sed -E 's/^([[:space:]]*passkeys:[[:space:]]*)false/\1true/' "$cfg" >"$passkeys_cfg")
+if ! grep -Eq '^[[:space:]]*passkeys:[[:space:]]*true' "$passkeys_cfg"; then
+	echo "run.sh: skipping passkey_login: found no 'passkeys: false' in $cfg to switch on" >&2
+elif [[ -z ${DEMO_CREDENTIAL_ID-} ]]; then
+	echo "run.sh: skipping passkey_login: $cred sets no DEMO_CREDENTIAL_ID" >&2
+else
+	export LATCHKEY_ISSUER=http://localhost:$port
+	export DEMO_CREDENTIAL_ID DEMO_WEBAUTHN_ORIGIN=http://localhost:$port
+	fresh_database
+	start_server passkeys --config "$passkeys_cfg"
+	run_bench passkey_login
+	stop_server
+fi
 
 print_table

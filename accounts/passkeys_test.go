@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/internal/softauthn"
 	"github.com/latchkey/latchkey/storage"
+	"github.com/latchkey/latchkey/storage/storagetest"
 )
 
 const (
@@ -507,6 +509,66 @@ func TestPasskeyDecoys(t *testing.T) {
 			id2, _ := shape(name)
 			if rest != real || string(id1) != string(id2) {
 				t.Errorf("decoy of %q: %s (ids %x, %x); a real user's: %s", name, rest, id1, id2, real)
+			}
+		}
+	})
+}
+
+// BenchmarkPasskeySignIn is one passkey sign-in per iteration (BeginLogin,
+// the software authenticator, FinishLogin) on SQLite, 16 at a time.
+func BenchmarkPasskeySignIn(b *testing.B) {
+	store := storagetest.OpenSQLite(b)
+	svc := accounts.New(store, accounts.Options{})
+	realm := newRealm("rl_bench")
+	realm.Passkeys = true
+	pk, err := accounts.NewPasskeys(svc, passkeySnapshot(config.UserVerificationPreferred))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const users = 16
+	auths := make([]*softauthn.Authenticator, users)
+	for i := range auths {
+		auths[i] = softauthn.New(testRPID, testOrigin, softauthn.Options{})
+		name := fmt.Sprintf("bench%d", i)
+		opts, err := pk.BeginRegistration(b.Context(), realm, accounts.RegistrationStart{Purpose: accounts.CeremonyRegister, Username: name})
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw, _ := json.Marshal(opts.Options)
+		att, err := auths[i].Register(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, err := pk.VerifyRegistration(b.Context(), realm, accounts.RegistrationFinish{Purpose: accounts.CeremonyRegister, CredentialUUID: opts.CredentialUUID,
+			Challenge: opts.Options.Challenge.String(), CredentialID: att.CredentialID, ClientDataJSON: att.ClientDataJSON, AttestationObject: att.AttestationObject})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := pk.InsertRegistration(b.Context(), v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int32
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(p *testing.PB) {
+		i := int(next.Add(1)-1) % users
+		name := fmt.Sprintf("bench%d", i)
+		for p.Next() {
+			opts, err := pk.BeginLogin(b.Context(), realm, name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw, _ := json.Marshal(opts.Options)
+			as, err := auths[i].Assert(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := pk.FinishLogin(b.Context(), realm, finishOf(accounts.CeremonyLogin, name, opts.Options.Challenge.String(), as)); err != nil {
+				var pe *accounts.PasskeyError
+				errors.As(err, &pe)
+				b.Fatal(err, pe.Cause)
 			}
 		}
 	})

@@ -11,6 +11,10 @@
 package softauthn
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -75,7 +79,10 @@ func (a *Authenticator) Register(options []byte) (*Attestation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("softauthn: creation options: %w", err)
 	}
-	cred := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+	cred, err := newP256Credential()
+	if err != nil {
+		return nil, err
+	}
 	a.mu.Lock()
 	auth := a.auth
 	a.mu.Unlock()
@@ -109,6 +116,32 @@ func (a *Authenticator) Register(options []byte) (*Attestation, error) {
 	a.users[base64.RawURLEncoding.EncodeToString(cred.ID)] = []byte(opts.UserID)
 	a.mu.Unlock()
 	return out, nil
+}
+
+// newP256Credential is a credential with a new P-256 key whose
+// coordinates are 32 bytes each: virtualwebauthn writes them unpadded into
+// the COSE key (big.Int.Bytes), which a relying party rightly refuses for
+// the one key in 128 whose coordinate starts with a zero byte.
+func newP256Credential() (virtualwebauthn.Credential, error) {
+	for {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return virtualwebauthn.Credential{}, fmt.Errorf("softauthn: key: %w", err)
+		}
+		if len(key.X.Bytes()) != 32 || len(key.Y.Bytes()) != 32 {
+			continue
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return virtualwebauthn.Credential{}, fmt.Errorf("softauthn: key: %w", err)
+		}
+		cred := virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
+		cred.ID = make([]byte, 32)
+		if _, err := rand.Read(cred.ID); err != nil {
+			return virtualwebauthn.Credential{}, err
+		}
+		return cred, nil
+	}
 }
 
 // noneAttestation rewrites a packed attestation object as "none": the

@@ -572,16 +572,10 @@ func (p *Passkeys) FinishLogin(ctx context.Context, realm *config.Realm, in Asse
 	if in.Username != "" && Normalize(in.Username) != Normalize(c.Username) {
 		return nil, refused(reasonBinding, nil)
 	}
-	pk, status, err := p.svc.store.PasskeyByCredentialID(ctx, realm.ID, in.CredentialID)
+	pk, rows, err := p.assertedPasskey(ctx, realm.ID, c, in.CredentialID)
 	switch {
-	case errors.Is(err, storage.ErrNotFound) || (err == nil && status != CredentialActive):
-		return nil, refused(reasonUnknown, err)
 	case err != nil:
-		return nil, fmt.Errorf("%w: read the passkey: %w", ErrUnavailable, err)
-	case c.UserID != "" && pk.UserID != c.UserID:
-		return nil, refused(reasonBinding, nil)
-	case c.UserID == "" && c.Purpose != CeremonyDiscoverable:
-		return nil, refused(reasonUnknown, nil) // a decoy ceremony
+		return nil, err
 	case len(in.UserHandle) > 0 && !bytes.Equal(in.UserHandle, []byte(pk.UserID)):
 		return nil, refused(reasonBinding, nil)
 	}
@@ -594,9 +588,9 @@ func (p *Passkeys) FinishLogin(ctx context.Context, realm *config.Realm, in Asse
 	case u.Status != StatusActive:
 		return nil, refused(reasonUser, nil)
 	}
-	creds, err := p.passkeysOf(ctx, realm.ID, u.ID)
-	if err != nil {
-		return nil, err
+	creds := make([]webauthn.Credential, 0, len(rows))
+	for _, r := range rows {
+		creds = append(creds, toWebAuthn(r))
 	}
 	body, err := json.Marshal(map[string]any{
 		"id": b64(in.CredentialID), "rawId": b64(in.CredentialID), "type": "public-key",
@@ -630,11 +624,46 @@ func (p *Passkeys) FinishLogin(ctx context.Context, realm *config.Realm, in Asse
 	case err != nil:
 		return nil, fmt.Errorf("%w: record the passkey's use: %w", ErrUnavailable, err)
 	}
-	cred, err := p.svc.Credential(ctx, realm.ID, pk.UUID)
-	if err != nil {
-		return nil, err
-	}
+	cred := &Credential{UUID: pk.UUID, UserID: pk.UserID, Type: CredentialFIDO2, Name: pk.Name, Status: CredentialActive,
+		CreatedAt: pk.CreatedAt, UpdatedAt: pk.UpdatedAt}
 	return &PasskeyLogin{User: u, Credential: cred, UserVerified: flags.HasUserVerified(), TxID: d.TxID, ServerNonce: d.ServerNonce}, nil
+}
+
+// assertedPasskey finds the passkey credentialID answered ceremony c with:
+// an active passkey of the ceremony's user (of its owner, for a
+// discoverable sign-in), with that user's active passkeys. When the
+// ceremony names the user and the passkey is theirs, it is one read.
+func (p *Passkeys) assertedPasskey(ctx context.Context, realmID string, c *storage.Ceremony, credentialID []byte) (*storage.Passkey, []*storage.Passkey, error) {
+	if c.UserID == "" && c.Purpose != CeremonyDiscoverable {
+		return nil, nil, refused(reasonUnknown, nil) // a decoy's ceremony never finishes
+	}
+	if c.UserID != "" {
+		rows, err := p.svc.store.PasskeysOfUser(ctx, realmID, c.UserID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: read the passkeys: %w", ErrUnavailable, err)
+		}
+		for _, r := range rows {
+			if bytes.Equal(r.CredentialID, credentialID) {
+				return r, rows, nil
+			}
+		}
+	}
+	// A discoverable sign-in, or not one of the user's active passkeys:
+	// whose is it?
+	pk, status, err := p.svc.store.PasskeyByCredentialID(ctx, realmID, credentialID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || (err == nil && status != CredentialActive):
+		return nil, nil, refused(reasonUnknown, err)
+	case err != nil:
+		return nil, nil, fmt.Errorf("%w: read the passkey: %w", ErrUnavailable, err)
+	case c.UserID != "":
+		return nil, nil, refused(reasonBinding, nil) // another user's passkey
+	}
+	rows, err := p.svc.store.PasskeysOfUser(ctx, realmID, pk.UserID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: read the passkeys: %w", ErrUnavailable, err)
+	}
+	return pk, rows, nil
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -46,6 +46,10 @@ type Passkey struct {
 	AttestationType     string
 	AttestationFormat   string
 	LastUsedAt          time.Time // zero when never used
+	// Name, CreatedAt and UpdatedAt are its credential's, read beside it
+	// (CreatePasskey takes them from the credential).
+	Name                 string
+	CreatedAt, UpdatedAt time.Time
 }
 
 // checkPasskeyFields refuses, before any query, what passkeys' columns
@@ -107,6 +111,7 @@ func (s *Store) CreatePasskey(ctx context.Context, c *Credential, p *Passkey) er
 	if err != nil {
 		return err
 	}
+	p.Name, p.CreatedAt, p.UpdatedAt = c.Name, c.CreatedAt, c.UpdatedAt
 	return s.InTx(ctx, func(ctx context.Context) error {
 		if err := s.CreateCredential(ctx, c); err != nil {
 			return err
@@ -120,7 +125,8 @@ func (s *Store) CreatePasskey(ctx context.Context, c *Credential, p *Passkey) er
 
 // passkeySelect reads a passkey (p) with its credential (c) beside it.
 const passkeySelect = "SELECT p.uuid, p.realm, p.user_id, p.credential_id, p.public_key, p.sign_count, p.transports, " +
-	"p.backup_eligible, p.backup_state, p.user_verified, p.aaguid, p.attestation_type, p.attestation_format, p.last_used_at, c.status " +
+	"p.backup_eligible, p.backup_state, p.user_verified, p.aaguid, p.attestation_type, p.attestation_format, p.last_used_at, c.status, " +
+	"c.name, c.created_at, c.updated_at " +
 	"FROM passkeys p JOIN credentials c ON c.uuid = p.uuid AND c.realm = p.realm WHERE "
 
 // scanPasskey scans a row of passkeySelect; it returns the credential's
@@ -130,7 +136,8 @@ func scanPasskey(sc interface{ Scan(...any) error }) (*Passkey, string, error) {
 	var transports, status string
 	var lastUsed sql.NullTime
 	if err := sc.Scan(&p.UUID, &p.Realm, &p.UserID, &p.CredentialID, &p.PublicKey, &p.SignCount, &transports,
-		&p.BackupEligible, &p.BackupState, &p.UserVerified, &p.AAGUID, &p.AttestationType, &p.AttestationFormat, &lastUsed, &status); err != nil {
+		&p.BackupEligible, &p.BackupState, &p.UserVerified, &p.AAGUID, &p.AttestationType, &p.AttestationFormat, &lastUsed, &status,
+		&p.Name, &p.CreatedAt, &p.UpdatedAt); err != nil {
 		return nil, "", err
 	}
 	if transports != "" {
@@ -139,6 +146,7 @@ func scanPasskey(sc interface{ Scan(...any) error }) (*Passkey, string, error) {
 	if lastUsed.Valid {
 		p.LastUsedAt = lastUsed.Time.UTC()
 	}
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return &p, status, nil
 }
 

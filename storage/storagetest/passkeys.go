@@ -76,6 +76,10 @@ func checkPasskey(t *testing.T, what string, got, want *storage.Passkey) {
 		t.Errorf("%s = %+v,\nwant %+v", what, got, want)
 	}
 	checkTime(t, what+": LastUsedAt", got.LastUsedAt, want.LastUsedAt)
+	if got.Name != want.Name {
+		t.Errorf("%s: Name = %q, want %q (the credential's)", what, got.Name, want.Name)
+	}
+	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
 }
 
 // passkeyState is the stored passkey of credentialID and its status, or

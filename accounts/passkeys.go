@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -146,6 +147,18 @@ type ceremonyData struct {
 	DisplayName string               `json:"display_name,omitempty"`
 	TxID        string               `json:"tx_id,omitempty"`
 	ServerNonce string               `json:"server_nonce,omitempty"`
+	// Binding is the SHA-256 (hex) of the caller's binding, when it gave
+	// one: the finish must present the same (see RegistrationStart.Binding).
+	Binding string `json:"binding,omitempty"`
+}
+
+// bindingHash is what a ceremony keeps of a caller's binding.
+func bindingHash(binding string) string {
+	if binding == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("latchkey ceremony binding\x00" + binding))
+	return hex.EncodeToString(sum[:])
 }
 
 // challengeID is the stored id of a challenge (base64url, as sent).
@@ -173,8 +186,9 @@ func (p *Passkeys) store(ctx context.Context, c *storage.Ceremony, d ceremonyDat
 	return nil
 }
 
-// take uses up the ceremony of challenge in realm for purpose, once.
-func (p *Passkeys) take(ctx context.Context, realmID, purpose, challenge string) (*storage.Ceremony, *ceremonyData, error) {
+// take uses up the ceremony of challenge in realm for purpose, once; its
+// binding must be binding's.
+func (p *Passkeys) take(ctx context.Context, realmID, purpose, challenge, binding string) (*storage.Ceremony, *ceremonyData, error) {
 	if challenge == "" {
 		return nil, nil, refused(reasonChallenge, nil)
 	}
@@ -190,6 +204,9 @@ func (p *Passkeys) take(ctx context.Context, realmID, purpose, challenge string)
 	var d ceremonyData
 	if err := json.Unmarshal(c.Data, &d); err != nil {
 		return nil, nil, fmt.Errorf("accounts: decode ceremony: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(d.Binding), []byte(bindingHash(binding))) != 1 {
+		return nil, nil, refused(reasonBinding, nil)
 	}
 	d.Session.Challenge = challenge
 	return c, &d, nil
@@ -258,6 +275,11 @@ type RegistrationStart struct {
 	// CrossPlatform asks for a roaming authenticator (a security key or a
 	// phone) instead of the device's own.
 	CrossPlatform bool
+	// Binding, when not empty, ties the ceremony to the caller's own
+	// context (the login page's pending request): the finish must present
+	// the same binding, so a challenge begun in one context cannot be
+	// finished in another.
+	Binding string
 }
 
 // RegistrationOptions are a started registration: the credential uuid the
@@ -325,7 +347,7 @@ func (p *Passkeys) BeginRegistration(ctx context.Context, realm *config.Realm, i
 		return nil, fmt.Errorf("accounts: begin registration: %w", err)
 	}
 	c.UserID, c.Username = user.id, user.name
-	if err := p.store(ctx, c, ceremonyData{Session: *session, DisplayName: user.display}); err != nil {
+	if err := p.store(ctx, c, ceremonyData{Session: *session, DisplayName: user.display, Binding: bindingHash(in.Binding)}); err != nil {
 		return nil, err
 	}
 	return &RegistrationOptions{CredentialUUID: c.CredentialUUID, Options: creation.Response}, nil
@@ -355,6 +377,8 @@ type RegistrationFinish struct {
 	Transports        []string
 	// Name is the credential's name; default PasskeyCredentialName.
 	Name string
+	// Binding is the one the registration began with.
+	Binding string
 }
 
 // VerifiedRegistration is a verified registration, ready for
@@ -375,7 +399,7 @@ type VerifiedRegistration struct {
 // must run outside a transaction: then [Passkeys.InsertRegistration]
 // stores the result in the caller's. A refused answer is a *PasskeyError.
 func (p *Passkeys) VerifyRegistration(ctx context.Context, realm *config.Realm, in RegistrationFinish) (*VerifiedRegistration, error) {
-	c, d, err := p.take(ctx, realm.ID, in.Purpose, in.Challenge)
+	c, d, err := p.take(ctx, realm.ID, in.Purpose, in.Challenge, in.Binding)
 	if err != nil {
 		return nil, err
 	}
@@ -472,6 +496,12 @@ type AssertionOptions struct {
 // username starts a discoverable sign-in (CeremonyDiscoverable): the
 // person picks a passkey, which names the user.
 func (p *Passkeys) BeginLogin(ctx context.Context, realm *config.Realm, username string) (*AssertionOptions, error) {
+	return p.BeginBoundLogin(ctx, realm, username, "")
+}
+
+// BeginBoundLogin is BeginLogin with a binding (see
+// RegistrationStart.Binding) that the finish must present.
+func (p *Passkeys) BeginBoundLogin(ctx context.Context, realm *config.Realm, username, binding string) (*AssertionOptions, error) {
 	c := &storage.Ceremony{Realm: realm.ID, Purpose: CeremonyLogin, Username: username}
 	var creds []protocol.CredentialDescriptor
 	if username == "" {
@@ -492,7 +522,7 @@ func (p *Passkeys) BeginLogin(ctx context.Context, realm *config.Realm, username
 			c.UserID, creds = "", p.decoys(realm.ID, username)
 		}
 	}
-	return p.beginAssertion(ctx, c, creds, ceremonyData{})
+	return p.beginAssertion(ctx, c, creds, ceremonyData{Binding: bindingHash(binding)})
 }
 
 // decoys is the credential list of a user who has no passkeys: one id of
@@ -544,6 +574,8 @@ type AssertionFinish struct {
 	AuthenticatorData []byte
 	Signature         []byte
 	UserHandle        []byte
+	// Binding is the one the sign-in began with.
+	Binding string
 }
 
 // PasskeyLogin is a verified assertion.
@@ -565,7 +597,7 @@ type PasskeyLogin struct {
 // inactive). It must run outside a transaction. A refused assertion is a
 // *PasskeyError.
 func (p *Passkeys) FinishLogin(ctx context.Context, realm *config.Realm, in AssertionFinish) (*PasskeyLogin, error) {
-	c, d, err := p.take(ctx, realm.ID, in.Purpose, in.Challenge)
+	c, d, err := p.take(ctx, realm.ID, in.Purpose, in.Challenge, in.Binding)
 	if err != nil {
 		return nil, err
 	}

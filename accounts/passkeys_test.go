@@ -573,3 +573,27 @@ func BenchmarkPasskeySignIn(b *testing.B) {
 		}
 	})
 }
+
+// TestPasskeyBinding: a ceremony begun with a binding finishes only with
+// the same binding.
+func TestPasskeyBinding(t *testing.T) {
+	f := newPasskeyFixture(t, newFixture(t, storagetest.OpenSQLite(t)), config.UserVerificationPreferred)
+	auth := softauthn.New(testRPID, testOrigin, softauthn.Options{})
+	f.register(t, auth, "ona")
+	for binding, want := range map[string]bool{"req-1": true, "req-2": false, "": false} {
+		opts, err := f.pk.BeginBoundLogin(t.Context(), f.realm, "", "req-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		as, err := auth.Assert(mustJSON(t, opts.Options))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := finishOf(accounts.CeremonyDiscoverable, "", opts.Options.Challenge.String(), as)
+		in.Binding = binding
+		_, err = f.pk.FinishLogin(t.Context(), f.realm, in)
+		if (err == nil) != want || (err != nil && !errors.Is(err, accounts.ErrPasskeyRefused)) {
+			t.Errorf("finish with binding %q: %v, want success %v", binding, err, want)
+		}
+	}
+}

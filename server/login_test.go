@@ -851,6 +851,18 @@ func TestPasskeyLoginPage(t *testing.T) {
 		p, m = b3.postJSON("/login/passkey/finish", b3.answerPasskey(form3, auth))
 		codeOf(t, "finish after a refusal", p, m)
 
+		// A challenge begun on one pending request of a browser, finished
+		// on another of the same browser: refused (the ceremony is bound
+		// to its request).
+		bb := newBrowser(t, f)
+		formA := loginForm(t, bb.get(authorizeURL("web")))
+		formB := loginForm(t, bb.get(authorizeURL("web2")))
+		onA := bb.answerPasskey(formA, auth)
+		p, m = bb.postJSON("/login/passkey/finish", cloneMap(onA, "request", formB.Get("request"), "csrf", formB.Get("csrf")))
+		if p.status != http.StatusUnauthorized || !strings.Contains(fmt.Sprint(m["error_description"]), "another ceremony") || sessionCookieSet(p) != "" {
+			t.Errorf("a challenge of another request = %d %v", p.status, m)
+		}
+
 		// CSRF: the token missing or another request's, or the right
 		// values from a browser that never saw the page: 403.
 		b4 := newBrowser(t, f)

@@ -123,7 +123,7 @@ type userOps interface {
 // passkeyOps are the ceremonies of the snapshot's relying party
 // (*accounts.Passkeys).
 type passkeyOps interface {
-	BeginLogin(ctx context.Context, realm *config.Realm, username string) (*accounts.AssertionOptions, error)
+	BeginBoundLogin(ctx context.Context, realm *config.Realm, username, binding string) (*accounts.AssertionOptions, error)
 	FinishLogin(ctx context.Context, realm *config.Realm, in accounts.AssertionFinish) (*accounts.PasskeyLogin, error)
 	BeginRegistration(ctx context.Context, realm *config.Realm, in accounts.RegistrationStart) (*accounts.RegistrationOptions, error)
 	VerifyRegistration(ctx context.Context, realm *config.Realm, in accounts.RegistrationFinish) (*accounts.VerifiedRegistration, error)

@@ -290,7 +290,8 @@ func (h *handler) passkeyBegin(c *gin.Context) {
 	if !ok {
 		return
 	}
-	opts, err := h.passkeys.BeginLogin(c.Request.Context(), realm, "")
+	// Bound to the pending request: its challenge finishes only there.
+	opts, err := h.passkeys.BeginBoundLogin(c.Request.Context(), realm, "", in.Request)
 	if err != nil {
 		h.passkeyFailed(c, err, http.StatusBadRequest)
 		return
@@ -306,7 +307,7 @@ func (h *handler) passkeyFinish(c *gin.Context) {
 	if !ok {
 		return
 	}
-	fin := accounts.AssertionFinish{Purpose: accounts.CeremonyDiscoverable, Challenge: in.Challenge}
+	fin := accounts.AssertionFinish{Purpose: accounts.CeremonyDiscoverable, Challenge: in.Challenge, Binding: in.Request}
 	var okID, okCD, okAD, okSig, okUH bool
 	fin.CredentialID, okID = b64(in.RawID)
 	fin.ClientDataJSON, okCD = b64(in.Response.ClientDataJSON)
@@ -483,7 +484,7 @@ func (h *handler) passkeyAddBegin(c *gin.Context) {
 		h.unavailableJSON(c, err)
 		return
 	}
-	opts, err := h.passkeys.BeginRegistration(ctx, realm, accounts.RegistrationStart{Purpose: accounts.CeremonyAddPasskey, User: user})
+	opts, err := h.passkeys.BeginRegistration(ctx, realm, accounts.RegistrationStart{Purpose: accounts.CeremonyAddPasskey, User: user, Binding: in.Request})
 	if err != nil {
 		h.passkeyFailed(c, err, http.StatusBadRequest)
 		return
@@ -504,7 +505,7 @@ func (h *handler) passkeyAddFinish(c *gin.Context) {
 		return
 	}
 	fin := accounts.RegistrationFinish{Purpose: accounts.CeremonyAddPasskey, UserID: sess.UserID, CredentialUUID: in.CredentialUUID,
-		Challenge: in.Challenge, Transports: in.Response.Transports}
+		Challenge: in.Challenge, Transports: in.Response.Transports, Binding: in.Request}
 	var okID, okCD, okAO bool
 	fin.CredentialID, okID = b64(in.RawID)
 	fin.ClientDataJSON, okCD = b64(in.Response.ClientDataJSON)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -81,15 +82,22 @@ const (
 // Passkeys runs the WebAuthn ceremonies of one snapshot's relying party.
 // Make one per snapshot with [NewPasskeys]; it is safe for concurrent use.
 type Passkeys struct {
-	svc   *Service
-	rp    *webauthn.WebAuthn
-	cfg   config.WebAuthn
-	decoy []byte // HMAC key of decoy credential ids
+	svc *Service
+	rp  *webauthn.WebAuthn
+	cfg config.WebAuthn
+
+	decoyMu  sync.Mutex
+	decoyKey []byte // HMAC key of decoy credential ids, read once
 }
 
+// decoySecret names the database's secret that keys decoy credential ids:
+// random, shared by every replica, and untouched by key rotation or any
+// config change (a decoy that changed while real ids stay would tell).
+const decoySecret = "passkey decoys"
+
 // NewPasskeys makes the ceremonies of snap's relying party (webauthn
-// section). The decoy credential ids of unknown users are keyed by snap's
-// signing keys, so every replica with the same config answers alike.
+// section). The decoy credential ids of unknown users are keyed by a
+// secret of the database, so every replica answers alike.
 func NewPasskeys(svc *Service, snap *config.Snapshot) (*Passkeys, error) {
 	cfg := snap.WebAuthn
 	rp, err := webauthn.New(&webauthn.Config{
@@ -106,15 +114,7 @@ func NewPasskeys(svc *Service, snap *config.Snapshot) (*Passkeys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("accounts: webauthn relying party: %w", err)
 	}
-	h := sha256.New()
-	h.Write([]byte("latchkey passkey decoys\x00" + cfg.RPID))
-	for _, k := range snap.SigningKeys {
-		if der, err := config.EncodePublicKeyPEM(k.Key.Public()); err == nil {
-			h.Write(der)
-		}
-		h.Write([]byte(k.KID))
-	}
-	return &Passkeys{svc: svc, rp: rp, cfg: cfg, decoy: h.Sum(nil)}, nil
+	return &Passkeys{svc: svc, rp: rp, cfg: cfg}, nil
 }
 
 // HasPasskey reports whether user userID of realmID has an active
@@ -519,7 +519,11 @@ func (p *Passkeys) BeginBoundLogin(ctx context.Context, realm *config.Realm, use
 			return nil, err
 		}
 		if len(creds) == 0 {
-			c.UserID, creds = "", p.decoys(realm.ID, username)
+			var err error
+			if creds, err = p.decoys(ctx, realm.ID, username); err != nil {
+				return nil, err
+			}
+			c.UserID = ""
 		}
 	}
 	return p.beginAssertion(ctx, c, creds, ceremonyData{Binding: bindingHash(binding)})
@@ -528,10 +532,22 @@ func (p *Passkeys) BeginBoundLogin(ctx context.Context, realm *config.Realm, use
 // decoys is the credential list of a user who has no passkeys: one id of
 // 32 bytes (the length platform authenticators use), the same for the
 // same username on every call and replica.
-func (p *Passkeys) decoys(realmID, username string) []protocol.CredentialDescriptor {
-	m := hmac.New(sha256.New, p.decoy)
+func (p *Passkeys) decoys(ctx context.Context, realmID, username string) ([]protocol.CredentialDescriptor, error) {
+	p.decoyMu.Lock()
+	key := p.decoyKey
+	p.decoyMu.Unlock()
+	if key == nil {
+		k, err := p.svc.store.InstanceSecret(ctx, decoySecret, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%w: read the decoys' key: %w", ErrUnavailable, err)
+		}
+		p.decoyMu.Lock()
+		p.decoyKey, key = k, k
+		p.decoyMu.Unlock()
+	}
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(realmID + "\x00" + Normalize(username)))
-	return []protocol.CredentialDescriptor{{Type: protocol.PublicKeyCredentialType, CredentialID: m.Sum(nil)}}
+	return []protocol.CredentialDescriptor{{Type: protocol.PublicKeyCredentialType, CredentialID: m.Sum(nil)}}, nil
 }
 
 func (p *Passkeys) beginAssertion(ctx context.Context, c *storage.Ceremony, creds []protocol.CredentialDescriptor, d ceremonyData, opts ...webauthn.LoginOption) (*AssertionOptions, error) {

@@ -597,3 +597,30 @@ func TestPasskeyBinding(t *testing.T) {
 		}
 	}
 }
+
+// TestPasskeyDecoyKey: decoys are keyed by the database's secret, not by
+// anything a config or a JWKS shows: the same on another Passkeys of the
+// same database (a reload, a replica), another on another database with
+// the same config.
+func TestPasskeyDecoyKey(t *testing.T) {
+	decoy := func(f *fixture) string {
+		pk, err := accounts.NewPasskeys(f.svc, passkeySnapshot(config.UserVerificationPreferred))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.realm.Passkeys = true
+		opts, err := pk.BeginLogin(t.Context(), f.realm, "nobody")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%x", opts.Options.AllowedCredentials[0].CredentialID)
+	}
+	f1 := newFixture(t, storagetest.OpenSQLite(t))
+	f2 := newFixture(t, storagetest.OpenSQLite(t))
+	if a, b := decoy(f1), decoy(f1); a != b {
+		t.Errorf("two Passkeys of one database: decoys %s and %s, want one", a, b)
+	}
+	if a, b := decoy(f1), decoy(f2); a == b {
+		t.Errorf("two databases with the same config share the decoy %s", a)
+	}
+}

@@ -72,6 +72,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"SignupTokens", testSignupTokens},
 		{"CredentialsAndCodes", testCredentialsAndCodes},
 		{"Passkeys", testPasskeys},
+		{"InstanceSecrets", testInstanceSecrets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -91,6 +91,10 @@ func (l *loader) webAuthn(w fileWebAuthn, issuer string, realms []fileRealm) Web
 	switch {
 	case w.Origins != nil:
 		out.Origins = l.origins(w.Origins, out.RPID, rpOK && (w.RPID != "" || on >= 0))
+		if iu != nil && on >= 0 && !slices.Contains(out.Origins, origin(iu)) {
+			l.warnf("webauthn.origins", "does not list the issuer's origin %s, where the login page runs: its passkey sign-in will be refused; add %s to origins",
+				origin(iu), origin(iu))
+		}
 	case iu != nil:
 		o := origin(iu)
 		out.Origins = []string{o}

@@ -357,3 +357,31 @@ func TestWebAuthnSnapshotsShareNothing(t *testing.T) {
 		t.Fatalf("default origins are shared: %q", e.WebAuthn.Origins)
 	}
 }
+
+// TestWebAuthnOriginsWithoutTheIssuer: origins that leave out the issuer's
+// origin load, with a warning that the login page's passkeys will fail.
+func TestWebAuthnOriginsWithoutTheIssuer(t *testing.T) {
+	dir := keyDir(t, "")
+	for name, tc := range map[string]struct {
+		yaml string
+		warn bool
+	}{
+		"the issuer's origin left out": {passkeyBase + "issuer: https://auth.example.com\nwebauthn:\n  rp_id: example.com\n  origins: [https://app.example.com]\n", true},
+		"the issuer's origin listed":   {passkeyBase + "issuer: https://auth.example.com\nwebauthn:\n  rp_id: example.com\n  origins: [https://app.example.com, https://auth.example.com]\n", false},
+		"no passkeys":                  {base + "issuer: https://auth.example.com\nwebauthn:\n  rp_id: example.com\n  origins: [https://app.example.com]\n", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := Parse("t.yaml", []byte(tc.yaml), dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			warned := false
+			for _, w := range s.Warnings {
+				warned = warned || strings.Contains(w, "webauthn.origins: does not list the issuer's origin https://auth.example.com")
+			}
+			if warned != tc.warn {
+				t.Errorf("warnings %q: want the issuer-origin warning %v", s.Warnings, tc.warn)
+			}
+		})
+	}
+}

@@ -477,6 +477,13 @@ func testLoginIDPasskeyRefusals(t *testing.T, o fixtureOpts) {
 		}, 400, "invalid_parameter", "takes no token"},
 		{"409 for a taken username", func(t *testing.T) lidResp { return lf.registerInit("QUINN") }, 409, "user_exists", "username is already taken"},
 		{"409 for a password user's username", func(t *testing.T) lidResp { return lf.registerInit("sam") }, 409, "user_exists", "taken"},
+		{"409 at complete for a username taken since the init", func(t *testing.T) lidResp {
+			att := lf.obj(lf.registerInit("walt"), "attestation_payload")
+			if r := lf.call("POST", "/manage/users", tok("users.create", servicetoken.Options{}), map[string]any{"username": "walt"}); r.status >= 300 {
+				t.Fatalf("create walt meanwhile: %v", r)
+			}
+			return complete("/register/fido2/complete", map[string]any{"client_id": "cred_a", "username": "walt", "attestation_payload": lf.attest(lidAuthn(), att)})
+		}, 409, "user_exists", "taken"},
 		{"registration: tampered attestation leaves no user", func(t *testing.T) lidResp {
 			att := lf.obj(lf.registerInit("uma"), "attestation_payload")
 			ans := lf.attest(lidAuthn(), att)
@@ -605,8 +612,9 @@ func testLoginIDPasskeyRefusals(t *testing.T, o fixtureOpts) {
 			}
 		})
 	}
-	if got := lf.userCount(); got != usersBefore+1 { // zed, registered after its refused name
-		t.Errorf("%d users after the refusals, want %d: a refused complete left a user", got, usersBefore+1)
+	// zed, registered after its refused name, and walt, made by /manage/users.
+	if got := lf.userCount(); got != usersBefore+2 {
+		t.Errorf("%d users after the refusals, want %d: a refused complete left a user", got, usersBefore+2)
 	}
 	for _, id := range []string{quinnID, rosaID} {
 		list := lf.call("POST", "/credentials/list", tok("credentials.list", servicetoken.Options{}), map[string]any{"user_id": id})

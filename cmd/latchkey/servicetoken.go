@@ -41,7 +41,7 @@ base64url SHA-256 of FILE's exact bytes, and the server then refuses any other
 tx_payload with that token. FILE must hold the payload byte for byte as the
 request's tx_payload will carry it: UTF-8 text of at most 4096 bytes, and no
 newline at the end unless the payload has one (echo adds one; printf '%s' does
-not). "-" reads the payload from stdin. See docs/loginid.md.`,
+not). "-" reads the payload from stdin. See docs/passkeys.md.`,
 		Example: `  . data/dev-credentials.txt
   latchkey service-token --credential "$DEMO_CREDENTIAL_ID" --key "$DEMO_CREDENTIAL_KEY" --scope users.create
 

@@ -393,10 +393,7 @@ func (h *handler) registerFido2Init(c *gin.Context, cl *caller) {
 		return
 	}
 	if takenErr != nil {
-		// This route's code for a taken username is user_exists (register/password
-		// answers user_already_exists, LoginID's code there).
-		p, _ := accounts.TakenProblem(takenErr)
-		writeError(c, http.StatusConflict, codeUsernameTaken, "The user cannot be created: "+p.Message+".")
+		usernameTaken(c, takenErr)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"attestation_payload": newAttestationPayload(opts)})
@@ -432,14 +429,23 @@ func (h *handler) registerFido2Complete(c *gin.Context, cl *caller) {
 	var user *accounts.User
 	var cred *accounts.Credential
 	var issued *core.Issued
+	var takenErr error
 	if !h.commit(c, cl, "register the user", func(ctx context.Context) error {
 		var err error
 		if user, cred, err = pk.InsertRegistration(ctx, v); err != nil {
+			if errors.Is(err, accounts.ErrUsernameTaken) || errors.Is(err, accounts.ErrEmailTaken) {
+				takenErr = err // taken since the init: nothing stored
+				return nil
+			}
 			return err
 		}
 		issued, err = pending.Save(ctx)
 		return err
 	}) {
+		return
+	}
+	if takenErr != nil {
+		usernameTaken(c, takenErr)
 		return
 	}
 	c.JSON(http.StatusOK, newAuthResponse(a, user, cred, issued.AccessToken))
@@ -506,9 +512,9 @@ func (h *handler) authenticateFido2Complete(c *gin.Context, cl *caller) {
 // options of a passkey for an existing user, authorized by a one-time code
 // of purpose add_credential. Every check of the request comes first; then
 // one transaction uses up the nonce, presents the code (a wrong one counts
-// as an attempt and commits, nothing else), starts the ceremony and
-// deletes the user's add_credential codes — the code is used up only when
-// the ceremony is stored with it.
+// as an attempt and commits, nothing else; so does one not authorized
+// yet), redeems (deletes) it and starts the ceremony — the code is used
+// up only when the ceremony is stored with it.
 func (h *handler) addFido2ByCode(c *gin.Context, cl *caller) {
 	b, a, pk, ok := h.beginFido2(c, cl)
 	if !ok {
@@ -659,4 +665,12 @@ func (h *handler) addFido2Complete(c *gin.Context, cl *caller) {
 		return
 	}
 	c.JSON(http.StatusOK, newAuthResponse(a, u, cred, issued.AccessToken))
+}
+
+// usernameTaken answers a passkey registration (init or complete) whose
+// username is taken: 409 user_exists, the passkey routes' code
+// (register/password answers user_already_exists, LoginID's code there).
+func usernameTaken(c *gin.Context, err error) {
+	p, _ := accounts.TakenProblem(err)
+	writeError(c, http.StatusConflict, codeUsernameTaken, "The user cannot be created: "+p.Message+".")
 }

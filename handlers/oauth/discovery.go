@@ -64,7 +64,7 @@ func renderMetadata(snap *config.Snapshot, grantTypes []string, browser *Browser
 		md["code_challenge_methods_supported"] = []string{"S256"}
 		md["id_token_signing_alg_values_supported"] = idAlgs
 		md["subject_types_supported"] = []string{"public"}
-		md["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp",
+		md["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp", "amr",
 			"preferred_username", "name", "given_name", "family_name", "email"}
 		md["authorization_response_iss_parameter_supported"] = true
 		md["prompt_values_supported"] = browser.Prompts

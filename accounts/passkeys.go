@@ -71,12 +71,13 @@ func refused(reason string, cause error) error { return &PasskeyError{Reason: re
 
 // Reasons of refusals that callers may test for.
 const (
-	reasonChallenge = "The challenge is unknown, already used or expired; start the ceremony again."
-	reasonBinding   = "The response belongs to another ceremony, user or credential than the one started."
-	reasonUnknown   = "The passkey is not registered, or it is revoked."
-	reasonInvalid   = "The passkey's response does not verify."
-	reasonCounter   = "The passkey's signature counter went backwards, so it may be cloned; it is now inactive."
-	reasonUser      = "The user is deactivated or no longer exists."
+	reasonChallenge   = "The challenge is unknown, already used or expired; start the ceremony again."
+	reasonBinding     = "The response belongs to another ceremony, user or credential than the one started."
+	reasonUnknown     = "The passkey is not registered, or it is revoked."
+	reasonInvalid     = "The passkey's response does not verify."
+	reasonCounter     = "The passkey's signature counter went backwards, so it may be cloned; it is now inactive."
+	reasonCounterRace = "Another sign-in with this passkey finished first; start the ceremony again."
+	reasonUser        = "The user is deactivated or no longer exists."
 )
 
 // Passkeys runs the WebAuthn ceremonies of one snapshot's relying party.
@@ -189,16 +190,32 @@ func (p *Passkeys) store(ctx context.Context, c *storage.Ceremony, d ceremonyDat
 // take uses up the ceremony of challenge in realm for purpose, once; its
 // binding must be binding's.
 func (p *Passkeys) take(ctx context.Context, realmID, purpose, challenge, binding string) (*storage.Ceremony, *ceremonyData, error) {
+	return p.ceremony(ctx, realmID, purpose, challenge, binding, true)
+}
+
+// peek reads the ceremony of challenge as take does, without using it up:
+// a refusal here uses it up (a challenge answered wrong is dead), a
+// success leaves that to Consume.
+func (p *Passkeys) peek(ctx context.Context, realmID, purpose, challenge, binding string) (*storage.Ceremony, *ceremonyData, error) {
+	return p.ceremony(ctx, realmID, purpose, challenge, binding, false)
+}
+
+func (p *Passkeys) ceremony(ctx context.Context, realmID, purpose, challenge, binding string, use bool) (*storage.Ceremony, *ceremonyData, error) {
 	if challenge == "" {
 		return nil, nil, refused(reasonChallenge, nil)
 	}
-	c, err := p.svc.store.TakeCeremony(ctx, challengeID(challenge), p.svc.now().UTC())
+	read := p.svc.store.PeekCeremony
+	if use {
+		read = p.svc.store.TakeCeremony
+	}
+	c, err := read(ctx, challengeID(challenge), p.svc.now().UTC())
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, nil, refused(reasonChallenge, err)
 	case err != nil:
-		return nil, nil, fmt.Errorf("%w: take the ceremony: %w", ErrUnavailable, err)
+		return nil, nil, fmt.Errorf("%w: read the ceremony: %w", ErrUnavailable, err)
 	case c.Realm != realmID || c.Purpose != purpose:
+		p.burn(ctx, c.ID, use)
 		return nil, nil, refused(reasonBinding, nil)
 	}
 	var d ceremonyData
@@ -206,10 +223,20 @@ func (p *Passkeys) take(ctx context.Context, realmID, purpose, challenge, bindin
 		return nil, nil, fmt.Errorf("accounts: decode ceremony: %w", err)
 	}
 	if subtle.ConstantTimeCompare([]byte(d.Binding), []byte(bindingHash(binding))) != 1 {
+		p.burn(ctx, c.ID, use)
 		return nil, nil, refused(reasonBinding, nil)
 	}
 	d.Session.Challenge = challenge
 	return c, &d, nil
+}
+
+// burn uses up a peeked ceremony whose answer was refused (a taken one is
+// gone already). It is best effort: a failure leaves the ceremony to
+// expire, and Consume still takes it only once.
+func (p *Passkeys) burn(ctx context.Context, id string, taken bool) {
+	if !taken {
+		_ = p.svc.store.DeleteCeremony(ctx, id)
+	}
 }
 
 // passkeysOf returns user's active passkeys as go-webauthn credentials,
@@ -603,20 +630,80 @@ type PasskeyLogin struct {
 	UserVerified bool
 	// TxID and ServerNonce are a confirmation's (CeremonyTx).
 	TxID, ServerNonce string
+
+	// What Consume writes: the ceremony to use up, the counter to store.
+	ceremonyID, realmID string
+	signCount           uint32
+	backupState         bool
 }
 
-// FinishLogin uses up the ceremony and verifies the assertion: the
-// credential must be an active passkey of the ceremony's user (of the
-// user its user handle names, for a discoverable sign-in), the user
-// active, the signature, origin, rp id hash, flags and challenge right,
-// and the signature counter must increase (else the credential becomes
-// inactive). It must run outside a transaction. A refused assertion is a
-// *PasskeyError.
+// FinishLogin verifies the assertion (VerifyLogin) and uses its ceremony
+// up (Consume) in a transaction of its own. It must run outside a
+// transaction. A refused assertion is a *PasskeyError.
 func (p *Passkeys) FinishLogin(ctx context.Context, realm *config.Realm, in AssertionFinish) (*PasskeyLogin, error) {
-	c, d, err := p.take(ctx, realm.ID, in.Purpose, in.Challenge, in.Binding)
+	l, err := p.VerifyLogin(ctx, realm, in)
 	if err != nil {
 		return nil, err
 	}
+	if err := p.svc.store.InTx(ctx, func(ctx context.Context) error { return p.Consume(ctx, l) }); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// VerifyLogin verifies an assertion without writing anything when it
+// verifies: the credential must be an active passkey of the ceremony's
+// user (of the user its user handle names, for a discoverable sign-in),
+// the user active, the signature, origin, rp id hash, flags and challenge
+// right, and the signature counter must increase — a counter that does
+// not makes the credential inactive at once (possibly cloned). A refused
+// answer uses the ceremony up. A verified one is used up by Consume, in
+// the transaction that stores what the sign-in gives (a token, a
+// session): so a sign-in is one write. It must run outside a transaction.
+// A refused assertion is a *PasskeyError.
+func (p *Passkeys) VerifyLogin(ctx context.Context, realm *config.Realm, in AssertionFinish) (*PasskeyLogin, error) {
+	c, d, err := p.peek(ctx, realm.ID, in.Purpose, in.Challenge, in.Binding)
+	if err != nil {
+		return nil, err
+	}
+	l, err := p.verifyLogin(ctx, realm, in, c, d)
+	if err != nil {
+		var pe *PasskeyError
+		if errors.As(err, &pe) {
+			p.burn(ctx, c.ID, false)
+		}
+		return nil, err
+	}
+	return l, nil
+}
+
+// Consume uses up a verified sign-in's ceremony and stores its signature
+// counter, in ctx's transaction (if any): of concurrent Consumes of one
+// ceremony, on any replica, one succeeds; the others, and a counter
+// overtaken meanwhile by another sign-in of the same passkey, are a
+// *PasskeyError (the caller's transaction then rolls back).
+func (p *Passkeys) Consume(ctx context.Context, l *PasskeyLogin) error {
+	if l == nil || l.ceremonyID == "" {
+		return errors.New("accounts: consume: not a verified sign-in")
+	}
+	switch err := p.svc.store.DeleteCeremony(ctx, l.ceremonyID); {
+	case errors.Is(err, storage.ErrNotFound):
+		return refused(reasonChallenge, err)
+	case err != nil:
+		return fmt.Errorf("%w: use the ceremony up: %w", ErrUnavailable, err)
+	}
+	switch err := p.svc.store.RecordPasskeyUse(ctx, l.realmID, l.Credential.UUID, l.signCount, l.backupState, p.svc.now().UTC()); {
+	case errors.Is(err, storage.ErrCounterNotIncreased):
+		return refused(reasonCounterRace, err)
+	case errors.Is(err, storage.ErrNotFound):
+		return refused(reasonUnknown, err)
+	case err != nil:
+		return fmt.Errorf("%w: record the passkey's use: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (p *Passkeys) verifyLogin(ctx context.Context, realm *config.Realm, in AssertionFinish, c *storage.Ceremony, d *ceremonyData) (*PasskeyLogin, error) {
 	if in.Username != "" && Normalize(in.Username) != Normalize(c.Username) {
 		return nil, refused(reasonBinding, nil)
 	}
@@ -661,20 +748,27 @@ func (p *Passkeys) FinishLogin(ctx context.Context, realm *config.Realm, in Asse
 	if err != nil {
 		return nil, refused(reasonInvalid, err)
 	}
-	flags := parsed.Response.AuthenticatorData.Flags
-	switch err := p.svc.store.RecordPasskeyUse(ctx, realm.ID, pk.UUID, parsed.Response.AuthenticatorData.Counter, flags.HasBackupState(), p.svc.now().UTC()); {
-	case errors.Is(err, storage.ErrCounterNotIncreased):
-		p.svc.log.Warn("a passkey's signature counter went backwards: it is marked inactive as possibly cloned; the user must sign in another way and register a new passkey",
-			"realm", realm.ID, "user_id", u.ID, "credential_uuid", pk.UUID)
-		return nil, refused(reasonCounter, err)
-	case errors.Is(err, storage.ErrNotFound):
-		return nil, refused(reasonUnknown, err)
-	case err != nil:
-		return nil, fmt.Errorf("%w: record the passkey's use: %w", ErrUnavailable, err)
+	flags, count := parsed.Response.AuthenticatorData.Flags, parsed.Response.AuthenticatorData.Counter
+	if count <= pk.SignCount && (count != 0 || pk.SignCount != 0) {
+		// The counter went backwards: the inactive mark is written now (a
+		// statement of its own), whatever happens to the caller's request.
+		err := p.svc.store.RecordPasskeyUse(ctx, realm.ID, pk.UUID, count, flags.HasBackupState(), p.svc.now().UTC())
+		switch {
+		case errors.Is(err, storage.ErrCounterNotIncreased):
+			p.svc.log.Warn("a passkey's signature counter went backwards: it is marked inactive as possibly cloned; the user must sign in another way and register a new passkey",
+				"realm", realm.ID, "user_id", u.ID, "credential_uuid", pk.UUID)
+			return nil, refused(reasonCounter, err)
+		case errors.Is(err, storage.ErrNotFound):
+			return nil, refused(reasonUnknown, err)
+		case err != nil:
+			return nil, fmt.Errorf("%w: record the passkey's use: %w", ErrUnavailable, err)
+		}
+		// nil: both counts were 0 after all (stored counts only grow).
 	}
 	cred := &Credential{UUID: pk.UUID, UserID: pk.UserID, Type: CredentialFIDO2, Name: pk.Name, Status: CredentialActive,
 		CreatedAt: pk.CreatedAt, UpdatedAt: pk.UpdatedAt}
-	return &PasskeyLogin{User: u, Credential: cred, UserVerified: flags.HasUserVerified(), TxID: d.TxID, ServerNonce: d.ServerNonce}, nil
+	return &PasskeyLogin{User: u, Credential: cred, UserVerified: flags.HasUserVerified(), TxID: d.TxID, ServerNonce: d.ServerNonce,
+		ceremonyID: c.ID, realmID: realm.ID, signCount: count, backupState: flags.HasBackupState()}, nil
 }
 
 // assertedPasskey finds the passkey credentialID answered ceremony c with:

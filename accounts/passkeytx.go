@@ -152,17 +152,32 @@ type ConfirmedTransaction struct {
 	Login       *PasskeyLogin
 }
 
-// FinishTransaction verifies the assertion of transaction txID (as
-// [Passkeys.FinishLogin]) and marks the transaction confirmed, once across
-// replicas: a second confirmation is a *PasskeyError. It must run outside
-// a transaction.
+// FinishTransaction verifies the assertion of transaction txID
+// (VerifyTransaction) and confirms the transaction (ConsumeTransaction)
+// in a transaction of its own. It must run outside a transaction.
 func (p *Passkeys) FinishTransaction(ctx context.Context, realm *config.Realm, txID string, in AssertionFinish) (*ConfirmedTransaction, error) {
+	ct, err := p.VerifyTransaction(ctx, realm, txID, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.svc.store.InTx(ctx, func(ctx context.Context) error { return p.ConsumeTransaction(ctx, ct) }); err != nil {
+		return nil, err
+	}
+	return ct, nil
+}
+
+// VerifyTransaction verifies the assertion of transaction txID as
+// [Passkeys.VerifyLogin] does and reads the transaction, pending and
+// unexpired; it writes nothing when the assertion verifies. It must run
+// outside a transaction.
+func (p *Passkeys) VerifyTransaction(ctx context.Context, realm *config.Realm, txID string, in AssertionFinish) (*ConfirmedTransaction, error) {
 	in.Purpose = CeremonyTx
-	login, err := p.FinishLogin(ctx, realm, in)
+	login, err := p.VerifyLogin(ctx, realm, in)
 	if err != nil {
 		return nil, err
 	}
 	if login.TxID != txID {
+		p.burn(ctx, login.ceremonyID, false)
 		return nil, refused(reasonBinding, nil)
 	}
 	t, err := p.svc.store.GetPasskeyTx(ctx, realm.ID, txID, p.svc.now().UTC())
@@ -171,15 +186,28 @@ func (p *Passkeys) FinishTransaction(ctx context.Context, realm *config.Realm, t
 		return nil, refused("The transaction is unknown or expired.", err)
 	case err != nil:
 		return nil, fmt.Errorf("%w: read the transaction: %w", ErrUnavailable, err)
+	case t.Status != storage.TxPending:
+		return nil, refused("The transaction is already confirmed.", nil)
 	}
-	switch err := p.svc.store.CompletePasskeyTx(ctx, realm.ID, txID, p.svc.now().UTC()); {
-	case errors.Is(err, storage.ErrAlreadyUsed):
-		return nil, refused("The transaction is already confirmed.", err)
-	case errors.Is(err, storage.ErrNotFound):
-		return nil, refused("The transaction is unknown or expired.", err)
-	case err != nil:
-		return nil, fmt.Errorf("%w: confirm the transaction: %w", ErrUnavailable, err)
-	}
-	t.Status = storage.TxCompleted
 	return &ConfirmedTransaction{Transaction: transactionFromStorage(t), Login: login}, nil
+}
+
+// ConsumeTransaction confirms a verified transaction in ctx's transaction
+// (if any): the ceremony is used up and the transaction completed, once
+// across replicas; a second confirmation is a *PasskeyError (the caller's
+// transaction then rolls back).
+func (p *Passkeys) ConsumeTransaction(ctx context.Context, ct *ConfirmedTransaction) error {
+	if err := p.Consume(ctx, ct.Login); err != nil {
+		return err
+	}
+	switch err := p.svc.store.CompletePasskeyTx(ctx, ct.Transaction.Realm, ct.Transaction.ID, p.svc.now().UTC()); {
+	case errors.Is(err, storage.ErrAlreadyUsed):
+		return refused("The transaction is already confirmed.", err)
+	case errors.Is(err, storage.ErrNotFound):
+		return refused("The transaction is unknown or expired.", err)
+	case err != nil:
+		return fmt.Errorf("%w: confirm the transaction: %w", ErrUnavailable, err)
+	}
+	ct.Transaction.Status = storage.TxCompleted
+	return nil
 }

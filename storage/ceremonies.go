@@ -50,14 +50,30 @@ func (s *Store) CreateCeremony(ctx context.Context, c *Ceremony) error {
 		"VALUES (?,?,?,?,?,?,?,?)", c.ID, c.Realm, c.UserID, c.Username, c.Purpose, c.CredentialUUID, nonNil(c.Data), clampTime(c.ExpiresAt)).Error)
 }
 
-// TakeCeremony returns the ceremony id and deletes it. It reads the row,
-// then deletes it by id: the DELETE that removes the row is the one taker
-// that gets it, so of concurrent takers, on any number of replicas, exactly
-// one does and the others get ErrNotFound, without locks on either
-// backend. A ceremony that expired (ExpiresAt at or before now) is
-// ErrNotFound, and deleted too.
+// TakeCeremony returns ceremony id and deletes it: among concurrent takers
+// on any number of replicas exactly one gets it, the others ErrNotFound; an
+// expired one (ExpiresAt <= now) is ErrNotFound (and deleted). It is
+// PeekCeremony then DeleteCeremony, whose RowsAffected is the arbiter.
 func (s *Store) TakeCeremony(ctx context.Context, id string, now time.Time) (*Ceremony, error) {
-	const op = "take ceremony"
+	c, err := s.PeekCeremony(ctx, id, now)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			_ = s.DeleteCeremony(ctx, id) // an expired one goes too
+		}
+		return nil, err
+	}
+	if err := s.DeleteCeremony(ctx, id); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// PeekCeremony returns ceremony id without using it up; an expired one
+// (ExpiresAt <= now) is ErrNotFound. A caller that verifies first and
+// uses the ceremony up later, in the transaction that stores the result,
+// calls DeleteCeremony there.
+func (s *Store) PeekCeremony(ctx context.Context, id string, now time.Time) (*Ceremony, error) {
+	const op = "peek ceremony"
 	if !fitsKey(id, maxCeremonyIDLen) {
 		return nil, ErrNotFound
 	}
@@ -65,19 +81,33 @@ func (s *Store) TakeCeremony(ctx context.Context, id string, now time.Time) (*Ce
 	err := scanOne(s.reader(ctx).Raw("SELECT id, realm, user_id, username, purpose, credential_uuid, data, expires_at "+
 		"FROM webauthn_ceremonies WHERE id = ?", id),
 		&c.ID, &c.Realm, &c.UserID, &c.Username, &c.Purpose, &c.CredentialUUID, &c.Data, &c.ExpiresAt)
-	if errors.Is(err, sql.ErrNoRows) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return nil, ErrNotFound
-	}
-	if err != nil {
+	case err != nil:
 		return nil, mapErr(op, err)
 	}
-	res := s.db(ctx).Exec("DELETE FROM webauthn_ceremonies WHERE id = ?", id)
-	if res.Error != nil {
-		return nil, mapErr(op, res.Error)
-	}
 	c.ExpiresAt = c.ExpiresAt.UTC()
-	if res.RowsAffected != 1 || !c.ExpiresAt.After(clampTime(now)) {
+	if !c.ExpiresAt.After(clampTime(now)) {
 		return nil, ErrNotFound
 	}
 	return &c, nil
+}
+
+// DeleteCeremony uses ceremony id up (in ctx's transaction, if any): of
+// concurrent deletes on any number of replicas exactly one succeeds, the
+// others (and the delete of an unknown id) are ErrNotFound.
+func (s *Store) DeleteCeremony(ctx context.Context, id string) error {
+	const op = "delete ceremony"
+	if !fitsKey(id, maxCeremonyIDLen) {
+		return ErrNotFound
+	}
+	res := s.db(ctx).Exec("DELETE FROM webauthn_ceremonies WHERE id = ?", id)
+	switch {
+	case res.Error != nil:
+		return mapErr(op, res.Error)
+	case res.RowsAffected != 1:
+		return ErrNotFound
+	}
+	return nil
 }

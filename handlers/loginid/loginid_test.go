@@ -503,8 +503,12 @@ func (p *fakePasskeys) BeginLogin(context.Context, *config.Realm, string) (*acco
 	p.rec("begin-login")
 	return &accounts.AssertionOptions{}, nil
 }
-func (p *fakePasskeys) FinishLogin(context.Context, *config.Realm, accounts.AssertionFinish) (*accounts.PasskeyLogin, error) {
-	p.rec("finish-login")
+func (p *fakePasskeys) Consume(context.Context, *accounts.PasskeyLogin) error {
+	p.rec("consume")
+	return nil
+}
+func (p *fakePasskeys) VerifyLogin(context.Context, *config.Realm, accounts.AssertionFinish) (*accounts.PasskeyLogin, error) {
+	p.rec("verify-login")
 	return nil, &accounts.PasskeyError{Reason: "The passkey's response does not verify.", Cause: errors.New("webauthn: Error validating the assertion signature")}
 }
 func (p *fakePasskeys) CreateTransaction(_ context.Context, u *accounts.User, _, _, _ string) (*accounts.Transaction, error) {
@@ -519,8 +523,12 @@ func (p *fakePasskeys) BeginTransaction(_ context.Context, _ *config.Realm, _ *a
 	p.rec("begin-tx")
 	return &accounts.TxOptions{TxID: t.ID}, nil
 }
-func (p *fakePasskeys) FinishTransaction(context.Context, *config.Realm, string, accounts.AssertionFinish) (*accounts.ConfirmedTransaction, error) {
-	p.rec("finish-tx")
+func (p *fakePasskeys) ConsumeTransaction(context.Context, *accounts.ConfirmedTransaction) error {
+	p.rec("consume-tx")
+	return nil
+}
+func (p *fakePasskeys) VerifyTransaction(context.Context, *config.Realm, string, accounts.AssertionFinish) (*accounts.ConfirmedTransaction, error) {
+	p.rec("verify-tx")
 	return &accounts.ConfirmedTransaction{Transaction: &accounts.Transaction{ID: "tx1", Payload: "p", Nonce: "n"},
 		Login: &accounts.PasskeyLogin{User: &accounts.User{ID: "usr_alice", Username: "alice"}, Credential: &accounts.Credential{UUID: "c1"}, ServerNonce: "s"}}, nil
 }
@@ -549,7 +557,7 @@ func TestPasskeyRoutesOrder(t *testing.T) {
 		{"register complete: a value not base64url never reaches the ceremony", "/register/fido2/complete", "",
 			`{"client_id":"cred_a","username":"nina","attestation_payload":{"credential_uuid":"u","credential_id":"A+/","challenge":"Y2g","client_data":"e30","attestation_data":"oA"}}`, 400, nil},
 		{"login complete refused: 401, nothing signed or stored", "/authenticate/fido2/complete", "", `{"client_id":"cred_a","username":"alice",` + as + `}`, 401,
-			[]string{"finish-login"}},
+			[]string{"verify-login"}},
 		{"add by code: the code is used in the ceremony's transaction, first", "/credentials/fido2/init/code", "credentials.add", `{"username":"alice",` + code + `}`, 400,
 			[]string{"get", "begin", "use-once", "redeem-code", "commit"}},
 		{"add by code: a bad display name leaves the code alone", "/credentials/fido2/init/code", "credentials.add",
@@ -562,8 +570,8 @@ func TestPasskeyRoutesOrder(t *testing.T) {
 			[]string{"get", "begin", "use-once", "get-tx", "rollback"}},
 		{"tx init inline: created and started in one transaction", "/tx/init", "tx.create", `{"username":"alice","tx_type":"text","tx_payload":"Pay"}`, 200,
 			[]string{"get", "begin", "use-once", "create-tx", "begin-tx", "commit"}},
-		{"tx complete", "/tx/complete", "", `{"client_id":"cred_a","tx_id":"tx1","username":"alice","challenge":"Y2g","key_handle":"AQ","client_data":"e30","auth_data":"AA","sign_data":"AA"}`, 200,
-			[]string{"finish-tx", "sign-jwt"}},
+		{"tx complete: verified, the JWT signed, then one transaction confirms", "/tx/complete", "", `{"client_id":"cred_a","tx_id":"tx1","username":"alice","challenge":"Y2g","key_handle":"AQ","client_data":"e30","auth_data":"AA","sign_data":"AA"}`, 200,
+			[]string{"verify-tx", "sign-jwt", "begin", "consume-tx", "commit"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

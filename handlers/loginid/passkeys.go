@@ -32,11 +32,13 @@ type passkeyOps interface {
 	VerifyRegistration(ctx context.Context, realm *config.Realm, in accounts.RegistrationFinish) (*accounts.VerifiedRegistration, error)
 	InsertRegistration(ctx context.Context, v *accounts.VerifiedRegistration) (*accounts.User, *accounts.Credential, error)
 	BeginLogin(ctx context.Context, realm *config.Realm, username string) (*accounts.AssertionOptions, error)
-	FinishLogin(ctx context.Context, realm *config.Realm, in accounts.AssertionFinish) (*accounts.PasskeyLogin, error)
+	VerifyLogin(ctx context.Context, realm *config.Realm, in accounts.AssertionFinish) (*accounts.PasskeyLogin, error)
+	Consume(ctx context.Context, l *accounts.PasskeyLogin) error
 	CreateTransaction(ctx context.Context, u *accounts.User, txType, payload, nonce string) (*accounts.Transaction, error)
 	Transaction(ctx context.Context, realmID, userID, id string) (*accounts.Transaction, error)
 	BeginTransaction(ctx context.Context, realm *config.Realm, u *accounts.User, t *accounts.Transaction) (*accounts.TxOptions, error)
-	FinishTransaction(ctx context.Context, realm *config.Realm, txID string, in accounts.AssertionFinish) (*accounts.ConfirmedTransaction, error)
+	VerifyTransaction(ctx context.Context, realm *config.Realm, txID string, in accounts.AssertionFinish) (*accounts.ConfirmedTransaction, error)
+	ConsumeTransaction(ctx context.Context, ct *accounts.ConfirmedTransaction) error
 }
 
 var _ passkeyOps = (*accounts.Passkeys)(nil)
@@ -320,6 +322,18 @@ func assertionFinish(c *gin.Context, purpose, username string, p assertionAnswer
 // ceremonyFailed answers a failed finish of a ceremony: a refusal is 401
 // unauthorized with accounts' one sentence (never the library's cause,
 // which goes to the log at debug).
+// keepRefusal lets a transaction commit what it wrote before a ceremony
+// was refused in it (the ceremony, used up) and keeps the refusal in
+// *refusal to answer after; any other error rolls the transaction back.
+func keepRefusal(err error, refusal *error) error {
+	var pe *accounts.PasskeyError
+	if errors.As(err, &pe) {
+		*refusal = err
+		return nil
+	}
+	return err
+}
+
 func (h *handler) ceremonyFailed(c *gin.Context, err error) {
 	var pe *accounts.PasskeyError
 	switch {
@@ -473,7 +487,8 @@ func (h *handler) authenticateFido2Init(c *gin.Context, cl *caller) {
 
 // authenticateFido2Complete serves POST /authenticate/fido2/complete
 // {username, assertion_payload}: the assertion is verified (401 when it is
-// refused), then the user's token is signed and stored.
+// refused) and the user's token signed, then one transaction uses the
+// ceremony up, stores the passkey's counter and the token.
 func (h *handler) authenticateFido2Complete(c *gin.Context, cl *caller) {
 	b, a, pk, ok := h.beginFido2(c, cl)
 	if !ok || !checkName(c, "username", b.Username) {
@@ -487,7 +502,7 @@ func (h *handler) authenticateFido2Complete(c *gin.Context, cl *caller) {
 	if !ok {
 		return
 	}
-	login, err := pk.FinishLogin(c.Request.Context(), a.realm, in)
+	login, err := pk.VerifyLogin(c.Request.Context(), a.realm, in)
 	if err != nil {
 		h.ceremonyFailed(c, err)
 		return
@@ -497,11 +512,19 @@ func (h *handler) authenticateFido2Complete(c *gin.Context, cl *caller) {
 		return
 	}
 	var issued *core.Issued
+	var refusal error
 	if !h.commit(c, cl, "store the token", func(ctx context.Context) error {
+		if err := pk.Consume(ctx, login); err != nil {
+			return keepRefusal(err, &refusal)
+		}
 		var err error
 		issued, err = pending.Save(ctx)
 		return err
 	}) {
+		return
+	}
+	if refusal != nil {
+		h.ceremonyFailed(c, refusal)
 		return
 	}
 	c.JSON(http.StatusOK, newAuthResponse(a, login.User, login.Credential, issued.AccessToken))

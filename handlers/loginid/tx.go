@@ -246,7 +246,7 @@ func (h *handler) completeTx(c *gin.Context, cl *caller) {
 	if !ok {
 		return
 	}
-	done, err := pk.FinishTransaction(c.Request.Context(), a.realm, b.TxID, in)
+	done, err := pk.VerifyTransaction(c.Request.Context(), a.realm, b.TxID, in)
 	if err != nil {
 		h.ceremonyFailed(c, err)
 		return
@@ -268,6 +268,17 @@ func (h *handler) completeTx(c *gin.Context, cl *caller) {
 	})
 	if err != nil {
 		h.fail(c, err)
+		return
+	}
+	// Signed first: a transaction is confirmed only with its JWT in hand.
+	var refusal error
+	if !h.commit(c, cl, "confirm the transaction", func(ctx context.Context) error {
+		return keepRefusal(pk.ConsumeTransaction(ctx, done), &refusal)
+	}) {
+		return
+	}
+	if refusal != nil {
+		h.ceremonyFailed(c, refusal)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"jwt": jwt})

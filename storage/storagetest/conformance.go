@@ -73,6 +73,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"CredentialsAndCodes", testCredentialsAndCodes},
 		{"Passkeys", testPasskeys},
 		{"InstanceSecrets", testInstanceSecrets},
+		{"CeremonyPeek", testCeremonyPeek},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -75,10 +75,11 @@ type options struct {
 	password     string
 	serverPID    int
 	allowRemote  bool
-	environment  string        // Work API environment GUID
-	envKeyFile   string        // its private key (PEM)
-	aptRate      float64       // apt_grant's rate estimate, to size the APT pool
-	aptTTL       time.Duration // exp - iat of the APTs
+	environment  string             // Work API environment GUID
+	envKeyFile   string             // its private key (PEM)
+	aptRate      float64            // apt_grant's rate estimate, to size the APT pool
+	aptTTL       time.Duration      // exp - iat of the APTs
+	ceilings     map[string]float64 // -ceilings: the stack's ceilings measured in this run
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -110,12 +111,18 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.envKeyFile, "environment-key", "", "`file` with the environment's RSA private key, PEM PKCS#8 or PKCS#1 (default $DEMO_ENVIRONMENT_KEY)")
 	fs.Float64Var(&o.aptRate, "apt-rate", defaultAPTRate, "expected apt_grant `rate` (per second): APTs for 1.5 times this over warm-up + duration are signed before the run")
 	fs.DurationVar(&o.aptTTL, "apt-ttl", 60*time.Second, "APT lifetime, exp - iat (at most the environment's max_apt_ttl; whole seconds)")
+	var ceilings string
+	fs.StringVar(&ceilings, "ceilings", "", "the `ceilings` measured in this run, as name=rps pairs ("+ceilingNames()+"): each scenario line then has ceiling_rps and pct_of_ceiling")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a -url host that is not loopback (load on other hosts is forbidden here)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	var err error
+	if o.ceilings, err = parseCeilings(ceilings); err != nil {
+		return nil, err
 	}
 	if o.clientID == "" {
 		o.clientID = getenv("DEMO_CLIENT_ID")
@@ -268,6 +275,10 @@ type result struct {
 	Errors      map[string]int `json:"errors"`
 	RSSMiB      float64        `json:"rss_mib"`
 	RSSPeakMiB  float64        `json:"rss_peak_mib"`
+	// CeilingRPS and PctOfCeiling: the ceiling the scenario is read
+	// against (-ceilings) and rps as a share of it, in percent.
+	CeilingRPS   float64 `json:"ceiling_rps,omitempty"`
+	PctOfCeiling float64 `json:"pct_of_ceiling,omitempty"`
 }
 
 // line renders r as one JSON line without the trailing newline; errors is
@@ -465,7 +476,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			}
 			r.RSSMiB, r.RSSPeakMiB = rss, peak
 		}
-		fmt.Fprintln(stdout, r.line())
+		fmt.Fprintln(stdout, r.withCeiling(o.ceilings).line())
 	}
 	return 0
 }

@@ -9,7 +9,11 @@
 # mariadb or mysql client, as the DSN's user, who needs the rights for it),
 # and refuses a database host that is not on this machine.
 #
-# Phases, each on a fresh database: the development defaults (JWT access
+# Phases, each on a fresh database: first the ceilings — the benchmark build
+# (go build -tags benchceiling: GET /bench/sign, no issued token stored) runs
+# ceiling_sign and ceiling_client_credentials, and every later line carries
+# its scenario's ceiling_rps and pct_of_ceiling (bench/ceiling.go); then the
+# development defaults (JWT access
 # tokens) run client_credentials_jwt, introspect, jwks, password and refresh
 # (as the demo user), authorization_code (the demo user's browser session), legacy_login and legacy_refresh (as users they sign
 # up), apt_grant and users_me (as the demo environment's account provider;
@@ -236,7 +240,7 @@ start_server() {
 	local label=$1
 	shift
 	log=$tmp/server-$label.log
-	(cd "$tmp" && exec "$tmp/latchkey" serve --log-level "$log_level" "$@") >"$log" 2>&1 &
+	(cd "$tmp" && exec "${server_bin:-$tmp/latchkey}" serve --log-level "$log_level" "$@") >"$log" 2>&1 &
 	server_pid=$!
 	if ! wait_ready; then
 		echo "---- server log ($log) ----" >&2
@@ -259,7 +263,8 @@ run_bench() {
 	tee -a "$results" <"$fifo" &
 	tee_pid=$!
 	local extra=()
-	[[ -z $apt_rate ]] || extra=(-apt-rate "$apt_rate")
+	[[ -z $apt_rate ]] || extra+=(-apt-rate "$apt_rate")
+	[[ -z $ceilings ]] || extra+=(-ceilings "$ceilings")
 	"$tmp/bench" -url "$base_url" -scenario "$1" -concurrency "$conc" \
 		-duration "${secs}s" -warmup "${warmup}s" -db "$mode" -server-pid "$server_pid" "${extra[@]}" >"$fifo" &
 	bench_pid=$!
@@ -286,18 +291,22 @@ jfield() {
 }
 
 print_table() {
-	local fmt='%-26s %-7s %5s %10s %9s %9s %9s %9s %9s  %s\n' line errs
+	local fmt='%-26s %-7s %5s %10s %10s %6s %9s %9s %9s %9s %9s  %s\n' line errs ceil pct
 	echo
 	# shellcheck disable=SC2059
-	printf "$fmt" scenario db conc rps p50_ms p90_ms p99_ms rss_mib peak_mib errors
+	printf "$fmt" scenario db conc rps ceiling pct p50_ms p90_ms p99_ms rss_mib peak_mib errors
 	while IFS= read -r line; do
 		errs=$(jfield errors "$line")
 		errs=${errs//\"/}
 		errs=${errs#\{}
 		errs=${errs%\}}
+		ceil=$(jfield ceiling_rps "$line")
+		pct=$(jfield pct_of_ceiling "$line")
+		[[ $ceil != '?' ]] || ceil=-
+		[[ $pct != '?' ]] || pct=-
 		# shellcheck disable=SC2059
 		printf "$fmt" "$(jfield scenario "$line")" "$(jfield db "$line")" "$(jfield concurrency "$line")" \
-			"$(jfield rps "$line")" "$(jfield p50_ms "$line")" "$(jfield p90_ms "$line")" "$(jfield p99_ms "$line")" \
+			"$(jfield rps "$line")" "$ceil" "$pct" "$(jfield p50_ms "$line")" "$(jfield p90_ms "$line")" "$(jfield p99_ms "$line")" \
 			"$(jfield rss_mib "$line")" "$(jfield rss_peak_mib "$line")" "${errs:-none}"
 	done <"$results"
 }
@@ -305,6 +314,9 @@ print_table() {
 # --- build ----------------------------------------------------------------
 echo "run.sh: building into $tmp" >&2
 go build -o "$tmp/latchkey" ./cmd/latchkey
+# The benchmark build (tag benchceiling): GET /bench/sign, and no issued
+# token stored. Only phase 0 runs it.
+go build -tags benchceiling -o "$tmp/latchkey-ceiling" ./cmd/latchkey
 go build -o "$tmp/bench" ./bench
 
 export LATCHKEY_LISTEN=127.0.0.1:$port
@@ -316,9 +328,14 @@ else
 	unset LATCHKEY_DATABASE_DRIVER LATCHKEY_DATABASE_DSN
 fi
 
-# --- phase 1: development defaults (JWT access tokens) --------------------
+# --- phase 0: the ceilings -------------------------------------------------
+# The benchmark build on the development defaults (it writes data/ as the
+# real one does): an ES256 signature through gin, and the client_credentials
+# path without its database write. Every later line carries its scenario's
+# ceiling from this run and its share of it (bench/ceiling.go).
+ceilings=
 fresh_database
-start_server jwt
+server_bin=$tmp/latchkey-ceiling start_server ceiling
 
 cred=$tmp/data/dev-credentials.txt
 [[ -f $cred ]] || die "the server wrote no $cred"
@@ -346,6 +363,23 @@ unset creds
 [[ -n $DEMO_USERNAME && -n $DEMO_PASSWORD ]] || die "$cred sets no DEMO_USERNAME/DEMO_PASSWORD"
 # The harness reads them from the environment (a flag would show in ps).
 export DEMO_CLIENT_ID DEMO_CLIENT_SECRET DEMO_USERNAME DEMO_PASSWORD
+
+run_bench ceiling_sign,ceiling_client_credentials
+stop_server
+ceiling_rps() {
+	local line
+	line=$(grep -F "\"scenario\":\"$1\"" "$results" | tail -n 1)
+	[[ -n $line ]] || die "the harness printed no $1 line"
+	jfield rps "$line"
+}
+ceilings="sign=$(ceiling_rps ceiling_sign),client_credentials=$(ceiling_rps ceiling_client_credentials)"
+echo "run.sh: ceilings of this run: $ceilings" >&2
+
+# --- phase 1: development defaults (JWT access tokens) --------------------
+# The same data directory (config and credentials) on a fresh database: the
+# server makes the demo user again.
+fresh_database
+start_server jwt
 have_environment=0
 if [[ -n $DEMO_ENVIRONMENT_GUID && -n $DEMO_ENVIRONMENT_KEY ]]; then
 	# The key's path is relative to the server's directory ($tmp).

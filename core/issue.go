@@ -37,6 +37,9 @@ func (c *Core) generateTokens(ctx context.Context, ar fosite.AccessRequester, wi
 // storeTokens writes the tokens' rows: with a refresh token both in one
 // transaction (the one in ctx, or a new one), so a failure leaves neither.
 func (c *Core) storeTokens(ctx context.Context, t *tokens) error {
+	if writesOff {
+		return nil // the benchmark build only: see ceiling.go
+	}
 	if t.refresh == "" {
 		return c.store.CreateAccessTokenSession(ctx, t.accessSig, t.stored)
 	}

@@ -189,6 +189,7 @@ func (s *Server) routes(cr *core.Core) (*gin.Engine, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	oh.Register(e)
+	s.ceilingRoutes(e, cr)
 	env := surface.Env{Core: cr, Accounts: s.accounts, Logger: s.log}
 	for _, sf := range Surfaces {
 		if prefix, on := sf.Prefix(snap); on {

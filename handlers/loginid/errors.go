@@ -23,7 +23,7 @@ const (
 	codeUserNotDeactivated = "user_not_deactivated"   // 400: activating a user who is not deactivated
 	codeInvalidParameter   = "invalid_parameter"      // 400
 	codeUserExists         = "user_already_exists"    // 409
-	codeUsernameTaken      = "user_exists"            // 409 of register/fido2/init
+	codeUsernameTaken      = "user_exists"            // 409 of register/fido2/init and /complete
 	codeTooLarge           = "request_too_large"      // 413
 	codeLastCredential     = "last_active_credential" // 400
 	codeCredentialNotFound = "credential_not_found"   // 404

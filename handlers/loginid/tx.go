@@ -200,22 +200,7 @@ func (h *handler) txUser(c *gin.Context, cl *caller, a *actor, username string) 
 	if !checkName(c, "username", username) {
 		return nil, false
 	}
-	if cl.namesOther(username, "") {
-		forbidden(c, errOtherUser)
-		return nil, false
-	}
-	u, err := h.users.GetByUsername(c.Request.Context(), a.realm.ID, username)
-	switch {
-	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, accounts.ErrInvalidUser):
-		txNotFound(c)
-	case err != nil:
-		h.fail(c, dbError("read the user", err))
-	case cl.userMismatch(u):
-		forbidden(c, errOtherUser)
-	default:
-		return u, true
-	}
-	return nil, false
+	return h.lookupOr(c, cl, a, username, "", txNotFound)
 }
 
 // completeTx serves POST /tx/complete {tx_id, username, challenge,

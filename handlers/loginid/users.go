@@ -145,6 +145,11 @@ func (h *handler) createUser(c *gin.Context, cl *caller) {
 // one), checking the token's user binding before and after; on failure it
 // has answered.
 func (h *handler) lookup(c *gin.Context, cl *caller, a *actor, username, userID string) (*accounts.User, bool) {
+	return h.lookupOr(c, cl, a, username, userID, userNotFound)
+}
+
+// lookupOr is lookup answering an unknown user with notFound.
+func (h *handler) lookupOr(c *gin.Context, cl *caller, a *actor, username, userID string, notFound func(*gin.Context)) (*accounts.User, bool) {
 	switch {
 	case username == "" && userID == "":
 		badParameter(c, "Name the user by username or by user_id.")
@@ -165,7 +170,7 @@ func (h *handler) lookup(c *gin.Context, cl *caller, a *actor, username, userID 
 	}
 	switch {
 	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, accounts.ErrInvalidUser):
-		userNotFound(c)
+		notFound(c)
 	case err != nil:
 		h.fail(c, dbError("read the user", err))
 	case cl.userMismatch(u):

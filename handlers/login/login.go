@@ -414,18 +414,28 @@ func (h *handler) consentPage(c *gin.Context) {
 	if !h.resumed(c, err) {
 		return
 	}
-	cookie, _ := c.Cookie(CookieName)
-	sess, err := h.core.Session(ctx, cookie, req.Client.Realm)
-	switch {
-	case err != nil:
-		h.unavailable(c, err)
-		return
-	case sess == nil:
-		h.errorPage(c, http.StatusBadRequest, "login_required", msgNoSession)
+	sess, ok := h.requestSession(c, req)
+	if !ok {
 		return
 	}
 	h.render(c, http.StatusOK, "consent.html", consentData{Assets: AssetsPath, Action: ConsentPath, ClientName: req.Client.DisplayName(),
 		Username: sess.Username, Scopes: req.Scopes, RequestID: id, CSRF: csrf})
+}
+
+// requestSession is the browser session of req's realm that a consent
+// page or form needs; without one it has answered (login_required).
+func (h *handler) requestSession(c *gin.Context, req *core.AuthorizeRequest) (*core.BrowserSession, bool) {
+	cookie, _ := c.Cookie(CookieName)
+	sess, err := h.core.Session(c.Request.Context(), cookie, req.Client.Realm)
+	switch {
+	case err != nil:
+		h.unavailable(c, err)
+		return nil, false
+	case sess == nil:
+		h.errorPage(c, http.StatusBadRequest, "login_required", msgNoSession)
+		return nil, false
+	}
+	return sess, true
 }
 
 type consentData struct {
@@ -442,14 +452,8 @@ func (h *handler) consent(c *gin.Context) {
 		return
 	}
 	ctx, id := c.Request.Context(), form.Get("request")
-	cookie, _ := c.Cookie(CookieName)
-	sess, err := h.core.Session(ctx, cookie, req.Client.Realm)
-	switch {
-	case err != nil:
-		h.unavailable(c, err)
-		return
-	case sess == nil:
-		h.errorPage(c, http.StatusBadRequest, "login_required", msgNoSession)
+	sess, ok := h.requestSession(c, req)
+	if !ok {
 		return
 	}
 	if err := h.core.ConsumeLogin(ctx, id); err != nil {

@@ -105,8 +105,11 @@ type BrowserSession struct {
 // passed the password check or a passkey's, as amr says) and starts a
 // browser session for them:
 // exactly once per request, whatever the number of concurrent posts
-// (ErrLoginGone for the others). A failure is ErrUnavailable.
-func (c *Core) CompleteLogin(ctx context.Context, id string, user *accounts.User, amr []string) (*BrowserSession, error) {
+// (ErrLoginGone for the others). also, when given, runs in the same
+// transaction (a passkey's ceremony used up with the sign-in it gives):
+// its error rolls everything back and is returned as it is. A failure is
+// ErrUnavailable.
+func (c *Core) CompleteLogin(ctx context.Context, id string, user *accounts.User, amr []string, also ...func(ctx context.Context) error) (*BrowserSession, error) {
 	cookie, err := randomToken("")
 	if err != nil {
 		return nil, err
@@ -117,16 +120,27 @@ func (c *Core) CompleteLogin(ctx context.Context, id string, user *accounts.User
 	}
 	now := c.now().UTC().Truncate(time.Second)
 	b := &BrowserSession{SID: sid, Realm: user.Realm, UserID: user.ID, Username: user.Username, AuthTime: now, AMR: amr, Cookie: cookie, ExpiresAt: now.Add(c.snap.Sessions.TTL)}
+	var alsoErr error
 	err = c.store.InTx(ctx, func(ctx context.Context) error {
 		if err := c.store.FinishLoginRequest(ctx, Signature(id), now); err != nil {
 			return err
 		}
-		return c.store.CreateBrowserSession(ctx, &storage.BrowserSession{
+		if err := c.store.CreateBrowserSession(ctx, &storage.BrowserSession{
 			IDHash: Signature(cookie), SID: sid, Realm: user.Realm, UserID: user.ID, Username: user.Username,
 			AuthTime: now, LastSeen: now, ExpiresAt: b.ExpiresAt, AMR: strings.Join(amr, " "),
-		})
+		}); err != nil {
+			return err
+		}
+		for _, f := range also {
+			if alsoErr = f(ctx); alsoErr != nil {
+				return alsoErr
+			}
+		}
+		return nil
 	})
 	switch {
+	case alsoErr != nil:
+		return nil, alsoErr
 	case errors.Is(err, storage.ErrAlreadyUsed):
 		return nil, ErrLoginGone
 	case err != nil:

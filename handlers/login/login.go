@@ -105,7 +105,7 @@ type coreOps interface {
 	Fail(r *core.AuthorizeRequest, e *fosite.RFC6749Error) *core.AuthorizeError
 	StartLogin(ctx context.Context, r *core.AuthorizeRequest) (*core.PendingLogin, error)
 	ResumeLogin(ctx context.Context, id, csrf string) (*core.AuthorizeRequest, error)
-	CompleteLogin(ctx context.Context, id string, user *accounts.User, amr []string) (*core.BrowserSession, error)
+	CompleteLogin(ctx context.Context, id string, user *accounts.User, amr []string, also ...func(ctx context.Context) error) (*core.BrowserSession, error)
 	ConsumeLogin(ctx context.Context, id string) error
 	ConsentNeeded(ctx context.Context, r *core.AuthorizeRequest, userID string) (bool, error)
 	GrantConsent(ctx context.Context, r *core.AuthorizeRequest, userID string) error
@@ -124,7 +124,8 @@ type userOps interface {
 // (*accounts.Passkeys).
 type passkeyOps interface {
 	BeginBoundLogin(ctx context.Context, realm *config.Realm, username, binding string) (*accounts.AssertionOptions, error)
-	FinishLogin(ctx context.Context, realm *config.Realm, in accounts.AssertionFinish) (*accounts.PasskeyLogin, error)
+	VerifyLogin(ctx context.Context, realm *config.Realm, in accounts.AssertionFinish) (*accounts.PasskeyLogin, error)
+	Consume(ctx context.Context, l *accounts.PasskeyLogin) error
 	BeginRegistration(ctx context.Context, realm *config.Realm, in accounts.RegistrationStart) (*accounts.RegistrationOptions, error)
 	VerifyRegistration(ctx context.Context, realm *config.Realm, in accounts.RegistrationFinish) (*accounts.VerifiedRegistration, error)
 	HasPasskey(ctx context.Context, realmID, userID string) (bool, error)

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -265,7 +266,8 @@ func (h *handler) passkeyBegin(c *gin.Context) {
 }
 
 // passkeyFinish verifies a sign-in's answer, then signs the user in as the
-// password form does.
+// password form does; the ceremony is used up in the transaction that
+// starts the browser session.
 func (h *handler) passkeyFinish(c *gin.Context) {
 	var in assertionBody
 	req, realm, ok := h.resumeJSON(c, &in)
@@ -284,13 +286,16 @@ func (h *handler) passkeyFinish(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	pl, err := h.passkeys.FinishLogin(ctx, realm, fin)
+	pl, err := h.passkeys.VerifyLogin(ctx, realm, fin)
 	if err != nil {
 		h.passkeyFailed(c, err, http.StatusUnauthorized)
 		return
 	}
-	sess, err := h.core.CompleteLogin(ctx, in.Request, pl.User, amrOf(pl))
+	sess, err := h.core.CompleteLogin(ctx, in.Request, pl.User, amrOf(pl), func(ctx context.Context) error { return h.passkeys.Consume(ctx, pl) })
 	switch {
+	case errors.Is(err, accounts.ErrPasskeyRefused):
+		h.passkeyFailed(c, err, http.StatusUnauthorized)
+		return
 	case errors.Is(err, core.ErrLoginGone):
 		jsonError(c, http.StatusBadRequest, "invalid_request", msgLoginGone)
 		return

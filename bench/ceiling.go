@@ -10,9 +10,10 @@ package main
 // carries ceiling_rps and pct_of_ceiling.
 //
 // Which ceiling a scenario is read against (ceilingOf): the scenarios that
-// issue a token against the client_credentials path without its write;
-// the ones that verify or read against the signature route; the
-// argon2id-bound ones and jwks against none.
+// issue a token against the client_credentials path without its write
+// (client_credentials_opaque against that path with opaque tokens, run by
+// run.sh in its opaque phase); the ones that verify or read against the
+// signature route; the argon2id-bound ones and jwks against none.
 
 import (
 	"bytes"
@@ -29,12 +30,13 @@ import (
 const (
 	ceilingSign   = "sign"
 	ceilingIssue  = "client_credentials"
+	ceilingOpaque = "client_credentials_opaque" // the same on a config with opaque access tokens
 	ceilingPrefix = "ceiling_"
 )
 
 // ceilingOf maps a scenario to the ceiling it is read against.
 var ceilingOf = map[string]string{
-	"client_credentials_jwt": ceilingIssue, "client_credentials_opaque": ceilingIssue, "refresh": ceilingIssue,
+	"client_credentials_jwt": ceilingIssue, "client_credentials_opaque": ceilingOpaque, "refresh": ceilingIssue,
 	"legacy_refresh": ceilingIssue, "apt_grant": ceilingIssue, "authorization_code": ceilingIssue, "passkey_login": ceilingIssue,
 	"introspect": ceilingSign, "users_me": ceilingSign, "service_token": ceilingSign,
 }
@@ -52,6 +54,14 @@ func init() {
 			// The client_credentials grant of client_credentials_jwt on the
 			// benchmark build, which stores no token.
 			name:        ceilingPrefix + ceilingIssue,
+			needsClient: true,
+			setup:       ceilingSetup,
+			request:     clientCredentialsRequest,
+		},
+		scenario{
+			// The same on the benchmark build with opaque access tokens
+			// (run.sh's phase 2 config): client_credentials_opaque's ceiling.
+			name:        ceilingPrefix + ceilingOpaque,
 			needsClient: true,
 			setup:       ceilingSetup,
 			request:     clientCredentialsRequest,
@@ -99,8 +109,8 @@ func parseCeilings(s string) (map[string]float64, error) {
 	for _, kv := range strings.Split(s, ",") {
 		name, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		rps, err := strconv.ParseFloat(v, 64)
-		if !ok || (name != ceilingSign && name != ceilingIssue) || err != nil || rps <= 0 || math.IsInf(rps, 0) {
-			return nil, fmt.Errorf("-ceilings: %q is not %s=RPS or %s=RPS with RPS > 0", kv, ceilingSign, ceilingIssue)
+		if !ok || (name != ceilingSign && name != ceilingIssue && name != ceilingOpaque) || err != nil || rps <= 0 || math.IsInf(rps, 0) {
+			return nil, fmt.Errorf("-ceilings: %q is not NAME=RPS with NAME one of %s and RPS > 0", kv, ceilingNames())
 		}
 		out[name] = rps
 	}
@@ -118,7 +128,7 @@ func (r result) withCeiling(ceilings map[string]float64) result {
 
 // ceilingNames lists the known ceilings, for help texts.
 func ceilingNames() string {
-	names := []string{ceilingSign, ceilingIssue}
+	names := []string{ceilingSign, ceilingIssue, ceilingOpaque}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
 }

@@ -10,8 +10,8 @@ import (
 )
 
 func TestParseCeilings(t *testing.T) {
-	got, err := parseCeilings("sign=19500.5, client_credentials=28000")
-	if err != nil || got[ceilingSign] != 19500.5 || got[ceilingIssue] != 28000 || len(got) != 2 {
+	got, err := parseCeilings("sign=19500.5, client_credentials=28000,client_credentials_opaque=30000")
+	if err != nil || got[ceilingSign] != 19500.5 || got[ceilingIssue] != 28000 || got[ceilingOpaque] != 30000 || len(got) != 3 {
 		t.Fatalf("parseCeilings = %v, %v", got, err)
 	}
 	if got, err := parseCeilings(""); err != nil || len(got) != 0 {
@@ -25,7 +25,7 @@ func TestParseCeilings(t *testing.T) {
 }
 
 func TestWithCeiling(t *testing.T) {
-	c := map[string]float64{ceilingSign: 20000, ceilingIssue: 10000}
+	c := map[string]float64{ceilingSign: 20000, ceilingIssue: 10000, ceilingOpaque: 12000}
 	for _, tc := range []struct {
 		scenario  string
 		rps       float64
@@ -34,6 +34,7 @@ func TestWithCeiling(t *testing.T) {
 		{"client_credentials_jwt", 6543, 10000, 65.4},
 		{"introspect", 15000, 20000, 75},
 		{"passkey_login", 500, 10000, 5},
+		{"client_credentials_opaque", 6000, 12000, 50},
 		{"password", 80, 0, 0},
 		{"jwks", 50000, 0, 0},
 	} {

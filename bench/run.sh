@@ -291,7 +291,7 @@ jfield() {
 }
 
 print_table() {
-	local fmt='%-26s %-7s %5s %10s %10s %6s %9s %9s %9s %9s %9s  %s\n' line errs ceil pct
+	local fmt='%-33s %-7s %5s %10s %10s %6s %9s %9s %9s %9s %9s  %s\n' line errs ceil pct
 	echo
 	# shellcheck disable=SC2059
 	printf "$fmt" scenario db conc rps ceiling pct p50_ms p90_ms p99_ms rss_mib peak_mib errors
@@ -455,6 +455,13 @@ opaque_cfg=$tmp/data/latchkey-opaque.yaml
 grep -Eq '^[[:space:]]*access_token_format:[[:space:]]*opaque' "$opaque_cfg" ||
 	die "found no 'access_token_format: jwt' in $cfg to switch to opaque"
 
+# The opaque path's own ceiling first: the benchmark build on this config.
+fresh_database
+server_bin=$tmp/latchkey-ceiling start_server ceiling-opaque --config "$opaque_cfg"
+run_bench ceiling_client_credentials_opaque
+stop_server
+ceilings="$ceilings,client_credentials_opaque=$(ceiling_rps ceiling_client_credentials_opaque)"
+echo "run.sh: ceilings of this run: $ceilings" >&2
 fresh_database
 start_server opaque --config "$opaque_cfg"
 run_bench client_credentials_opaque

@@ -224,14 +224,9 @@ func (p *Passkeys) verifyLogin(ctx context.Context, realm *config.Realm, in Asse
 	case len(in.UserHandle) > 0 && !bytes.Equal(in.UserHandle, []byte(pk.UserID)):
 		return nil, refused(reasonBinding, nil)
 	}
-	u, err := p.svc.Get(ctx, realm.ID, pk.UserID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil, refused(reasonUser, err)
-	case err != nil:
+	u, err := p.activeUser(ctx, realm.ID, pk.UserID)
+	if err != nil {
 		return nil, err
-	case u.Status != StatusActive:
-		return nil, refused(reasonUser, nil)
 	}
 	creds := make([]webauthn.Credential, 0, len(rows))
 	for _, r := range rows {
@@ -260,6 +255,16 @@ func (p *Passkeys) verifyLogin(ctx context.Context, realm *config.Realm, in Asse
 	}
 	flags, count := parsed.Response.AuthenticatorData.Flags, parsed.Response.AuthenticatorData.Counter
 	if count <= pk.SignCount && (count != 0 || pk.SignCount != 0) {
+		// The counter did not increase. An answer replayed after its first
+		// use committed looks the same: only the request that uses the
+		// ceremony up now may judge, so a replay cannot get a good passkey
+		// marked as cloned.
+		switch err := p.svc.store.DeleteCeremony(ctx, c.ID); {
+		case errors.Is(err, storage.ErrNotFound):
+			return nil, refused(reasonChallenge, err)
+		case err != nil:
+			return nil, fmt.Errorf("%w: use the ceremony up: %w", ErrUnavailable, err)
+		}
 		// The counter went backwards: the inactive mark is written now (a
 		// statement of its own), whatever happens to the caller's request.
 		err := p.svc.store.RecordPasskeyUse(ctx, realm.ID, pk.UUID, count, flags.HasBackupState(), p.svc.now().UTC())

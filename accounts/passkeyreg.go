@@ -140,9 +140,10 @@ type RegistrationFinish struct {
 // VerifiedRegistration is a verified registration, ready for
 // [Passkeys.InsertRegistration].
 type VerifiedRegistration struct {
-	user *PreparedUser // CeremonyRegister only
-	// UserID is the user the passkey belongs to.
-	UserID string
+	user     *PreparedUser // CeremonyRegister only
+	existing *User         // CeremonyAddPasskey only, read active when verified
+	// UserID and Username are the user the passkey belongs to.
+	UserID, Username string
 	// UserVerified tells whether the authenticator verified the person.
 	UserVerified bool
 	cred         storage.Credential
@@ -180,7 +181,7 @@ func (p *Passkeys) VerifyRegistration(ctx context.Context, realm *config.Realm, 
 	if err != nil {
 		return nil, refused(reasonInvalid, err)
 	}
-	v := &VerifiedRegistration{UserID: c.UserID}
+	v := &VerifiedRegistration{UserID: c.UserID, Username: c.Username}
 	user := &webUser{id: c.UserID, name: c.Username, display: d.DisplayName}
 	if in.Purpose == CeremonyRegister {
 		if v.user, err = p.prepareUser(ctx, realm, c.Username); err != nil {
@@ -188,14 +189,10 @@ func (p *Passkeys) VerifyRegistration(ctx context.Context, realm *config.Realm, 
 		}
 		v.user.row.ID = c.UserID
 	} else {
-		switch u, err := p.svc.Get(ctx, realm.ID, c.UserID); {
-		case errors.Is(err, ErrNotFound):
-			return nil, refused(reasonUser, err)
-		case err != nil:
+		if v.existing, err = p.activeUser(ctx, realm.ID, c.UserID); err != nil {
 			return nil, err
-		case u.Status != StatusActive:
-			return nil, refused(reasonUser, nil)
 		}
+		v.Username = v.existing.Username // the ceremony's name may be the e-mail or id
 	}
 	cred, err := p.rp.CreateCredential(user, d.Session, parsed)
 	if err != nil {
@@ -221,14 +218,12 @@ func (p *Passkeys) VerifyRegistration(ctx context.Context, realm *config.Realm, 
 // A username taken since the ceremony began is ErrUsernameTaken; a
 // credential id already registered in the realm is a *PasskeyError.
 func (p *Passkeys) InsertRegistration(ctx context.Context, v *VerifiedRegistration) (*User, *Credential, error) {
-	var user *User
-	var err error
+	user := v.existing
 	if v.user != nil {
+		var err error
 		if user, err = p.svc.Insert(ctx, v.user); err != nil {
 			return nil, nil, err
 		}
-	} else if user, err = p.svc.Get(ctx, v.cred.Realm, v.UserID); err != nil {
-		return nil, nil, err
 	}
 	switch err := p.svc.store.CreatePasskey(ctx, &v.cred, &v.pk); {
 	case errors.Is(err, storage.ErrAlreadyExists):

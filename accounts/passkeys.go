@@ -300,3 +300,18 @@ func newCredentialUUID() string {
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
+
+// activeUser reads user userID of realmID for a ceremony: a user gone or
+// deactivated is a refusal.
+func (p *Passkeys) activeUser(ctx context.Context, realmID, userID string) (*User, error) {
+	u, err := p.svc.Get(ctx, realmID, userID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, refused(reasonUser, err)
+	case err != nil:
+		return nil, err
+	case u.Status != StatusActive:
+		return nil, refused(reasonUser, nil)
+	}
+	return u, nil
+}

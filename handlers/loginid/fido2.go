@@ -299,19 +299,11 @@ func (h *handler) addFido2Complete(c *gin.Context, cl *caller) {
 		h.ceremonyFailed(c, err)
 		return
 	}
-	u, err := h.users.Get(ctx, a.realm.ID, v.UserID)
-	switch {
-	case errors.Is(err, accounts.ErrNotFound):
-		unauthorized(c, "The user is deactivated or no longer exists.")
-		return
-	case err != nil:
-		h.fail(c, dbError("read the user", err))
-		return
-	}
-	pending, ok := h.prepareToken(c, client, u.ID, u.Username)
+	pending, ok := h.prepareToken(c, client, v.UserID, v.Username)
 	if !ok {
 		return
 	}
+	var u *accounts.User
 	var cred *accounts.Credential
 	var issued *core.Issued
 	if !h.commit(c, cl, "add the passkey", func(ctx context.Context) error {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,10 +200,7 @@ func (p *Passkeys) VerifyRegistration(ctx context.Context, realm *config.Realm, 
 		return nil, refused(reasonInvalid, err)
 	}
 	now := p.svc.now().UTC().Truncate(time.Microsecond)
-	ts := make([]string, 0, len(cred.Transport))
-	for _, t := range cred.Transport {
-		ts = append(ts, string(t))
-	}
+	ts := knownTransports(cred.Transport)
 	v.UserVerified = cred.Flags.UserVerified
 	v.cred = storage.Credential{UUID: c.CredentialUUID, Realm: realm.ID, UserID: c.UserID, Type: CredentialFIDO2, Name: name,
 		Status: CredentialActive, CreatedAt: now, UpdatedAt: now}
@@ -228,8 +226,27 @@ func (p *Passkeys) InsertRegistration(ctx context.Context, v *VerifiedRegistrati
 	switch err := p.svc.store.CreatePasskey(ctx, &v.cred, &v.pk); {
 	case errors.Is(err, storage.ErrAlreadyExists):
 		return nil, nil, refused("This passkey is already registered.", err)
+	case errors.Is(err, storage.ErrInvalidInput):
+		return nil, nil, refused("The passkey's answer has values too large to store.", err) // a client's, not an outage
 	case err != nil:
 		return nil, nil, fmt.Errorf("%w: store the passkey: %w", ErrUnavailable, err)
 	}
 	return user, credentialFromStorage(&v.cred), nil
+}
+
+// transports are the AuthenticatorTransport values WebAuthn defines.
+var transports = map[protocol.AuthenticatorTransport]bool{protocol.USB: true, protocol.NFC: true, protocol.BLE: true,
+	protocol.SmartCard: true, protocol.Hybrid: true, protocol.Internal: true}
+
+// knownTransports keeps the transports a client reported that WebAuthn
+// defines, once each: they are hints, and anything else (or a value the
+// store cannot hold) is dropped rather than refused.
+func knownTransports(in []protocol.AuthenticatorTransport) []string {
+	out := []string{}
+	for _, t := range in {
+		if transports[t] && !slices.Contains(out, string(t)) {
+			out = append(out, string(t))
+		}
+	}
+	return out
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 
-	sqlitedriver "github.com/glebarez/go-sqlite"
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
+	sqlitedriver "modernc.org/sqlite"
 )
 
 // Sentinel errors. Test with errors.Is: the store wraps them with the

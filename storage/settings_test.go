@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite" // the "sqlite" database/sql driver, for a second, raw connection
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, for a second, raw connection
 
 	"github.com/latchkey/latchkey/storage"
 	"github.com/latchkey/latchkey/storage/storagetest"

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	"gorm.io/gorm"
 )
 
@@ -74,11 +74,11 @@ func checkSQLitePath(path string) error {
 	return nil
 }
 
-// sqliteDSN builds the driver's DSN. github.com/glebarez/go-sqlite (a fork of
-// modernc.org/sqlite v1.23.1) reads _pragma and _txlock; it ignores _txlock
-// when _time_format is present, so _time_format is never set: times are
-// written in its default "2006-01-02 15:04:05.999999999-07:00" form, always
-// in UTC, which sorts as it compares.
+// sqliteDSN builds the driver's DSN. modernc.org/sqlite (through the
+// github.com/libtnb/sqlite dialector) reads _pragma and _txlock; the
+// dialector adds _time_format=sqlite, so times are written in the
+// "2006-01-02 15:04:05.999999999-07:00" form, always in UTC, which sorts as
+// it compares (the form of databases written by earlier releases too).
 func sqliteDSN(path string, pragmas []string, txlock string) string {
 	var b strings.Builder
 	b.WriteString(path)

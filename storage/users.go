@@ -9,9 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	sqlitedriver "github.com/glebarez/go-sqlite"
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/ory/fosite"
+	sqlitedriver "modernc.org/sqlite"
 )
 
 // ErrNotFound is the error of every lookup that finds no row. It is

@@ -251,6 +251,16 @@ var migrations = []migration{
 		sqlite:  []string{`CREATE TABLE instance_secrets (` + instanceSecretColumns(sqliteBin, sqliteTime, "BLOB") + `)`},
 		mysql:   []string{`CREATE TABLE IF NOT EXISTS instance_secrets (` + instanceSecretColumns(mysqlBin, mysqlTime, "VARBINARY(64)") + `)` + mysqlTable},
 	},
+	{
+		version: 10,
+		name:    "revoked tokens",
+		sqlite: []string{
+			`CREATE TABLE revoked_tokens (` + revokedTokenColumns(sqliteBin, sqliteTime) + `)`,
+			`CREATE INDEX revoked_tokens_expires_at ON revoked_tokens (expires_at)`,
+		},
+		mysql: []string{`CREATE TABLE IF NOT EXISTS revoked_tokens (` + revokedTokenColumns(mysqlBin, mysqlTime) + `,
+	KEY revoked_tokens_expires_at (expires_at))` + mysqlTable},
+	},
 }
 
 // mysqlMigrateLock names the advisory lock that keeps replicas starting

@@ -74,6 +74,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"Passkeys", testPasskeys},
 		{"InstanceSecrets", testInstanceSecrets},
 		{"CeremonyPeek", testCeremonyPeek},
+		{"RevokedTokens", testRevokedTokens},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

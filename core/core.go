@@ -56,6 +56,8 @@ type Core struct {
 	accounts *accounts.Service
 	provider fosite.OAuth2Provider
 	strategy *TokenStrategy
+	// verifier checks client_credentials JWTs, which have no row.
+	verifier *tokenVerifier
 	// idSigners sign ID tokens, one per signing key (by kid).
 	idSigners map[string]jose.Signer
 	tokenURL  string
@@ -89,11 +91,16 @@ func New(snap *config.Snapshot, deps Deps, grants ...GrantFactory) (*Core, error
 	if err != nil {
 		return nil, err
 	}
+	verifier, err := newTokenVerifier(snap, now)
+	if err != nil {
+		return nil, err
+	}
 	c := &Core{
 		snap:            snap,
 		store:           deps.Store,
 		accounts:        deps.Accounts,
 		strategy:        strategy,
+		verifier:        verifier,
 		idSigners:       idSigners,
 		tokenURL:        snap.Issuer + TokenPath,
 		clients:         make(map[string]*Client, len(snap.Clients)),

@@ -18,13 +18,17 @@ type tokenInfo struct {
 	session *Session
 }
 
-// validateToken looks a token up through the provider (access first, or
-// refresh first when hint says so) and returns it if it is active: found,
-// unexpired, its client still declared in this snapshot. An inactive token
-// gives (nil, nil); a storage failure is ErrUnavailable, never "inactive".
+// validateToken returns a token if it is active: a rowless client token
+// (rowless.go), or one looked up through the provider (access first, or
+// refresh first when hint says so) that is found, unexpired, and of a
+// client still declared in this snapshot. An inactive token gives (nil,
+// nil); a storage failure is ErrUnavailable, never "inactive".
 func (c *Core) validateToken(ctx context.Context, token string, hint fosite.TokenUse) (*tokenInfo, error) {
 	if token == "" {
 		return nil, nil
+	}
+	if info, rowless, err := c.rowlessToken(ctx, token, Signature(token)); rowless || err != nil {
+		return info, err
 	}
 	if hint != fosite.RefreshToken {
 		hint = fosite.AccessToken

@@ -10,7 +10,8 @@ import (
 // RevokeToken revokes, for caller, the grant of a presented token (RFC
 // 7009): revoking either token of a grant — an access token, a live refresh
 // token, or one already rotated — ends every token of the grant, in one
-// transaction. A token that is unknown, expired or another client's is left
+// transaction; a client_credentials JWT (a grant of its own, without a row)
+// is recorded as revoked. A token that is unknown, expired or another client's is left
 // alone and is not an error (RFC 7009 §2.2 lets the caller learn nothing).
 // A storage failure is ErrUnavailable. fosite's revocation handler is not
 // used: it skips a rotated refresh token, leaving its grant alive.
@@ -19,6 +20,9 @@ func (c *Core) RevokeToken(ctx context.Context, caller *Client, token, hint stri
 		return nil
 	}
 	sig := Signature(token)
+	if rowless, err := c.revokeRowless(ctx, caller, token, sig); rowless || err != nil {
+		return err
+	}
 	lookups := []func() (fosite.Requester, error){
 		func() (fosite.Requester, error) { return c.store.GetAccessTokenSession(ctx, sig, nil) },
 		func() (fosite.Requester, error) { return c.store.GetRefreshTokenSession(ctx, sig, nil) },

@@ -24,12 +24,13 @@ const (
 	RefreshTokenPrefix = "lk_rt_"
 )
 
-// TokenStrategy generates tokens for fosite (DESIGN §3): opaque tokens are a
-// prefix and 32 random bytes; JWT access tokens follow RFC 9068 and are signed
-// by the snapshot's active key. Every token's signature (its storage key) is
-// the SHA-256 of the whole token, so a stored row is the proof that a token is
+// TokenStrategy generates tokens for fosite: opaque tokens are a prefix and
+// 32 random bytes; JWT access tokens follow RFC 9068 and are signed by the
+// snapshot's active key. Every token's signature (its storage key) is the
+// SHA-256 of the whole token, so a stored row is the proof that a token is
 // authentic, and no server secret is needed: every replica and every restart
-// accepts every token.
+// accepts every token. The exception is a client_credentials JWT, which has
+// no row: its JWT signature is the proof (rowless.go).
 type TokenStrategy struct {
 	issuer string
 	format string
@@ -102,6 +103,9 @@ func (s *TokenStrategy) GenerateAccessToken(_ context.Context, r fosite.Requeste
 	jti, err := randomToken("")
 	if err != nil {
 		return "", "", fosite.ErrServerError.WithWrap(err)
+	}
+	if s.rowless(r) {
+		jti = rowlessJTIPrefix + jti
 	}
 	aud := []string(r.GetGrantedAudience())
 	if len(aud) == 0 {

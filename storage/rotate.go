@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -37,13 +38,16 @@ const userActive = "active"
 // sees the user deactivated, or the revocation sees the new pair. A status
 // check made before the call, outside its transaction, cannot give that.
 //
-// On SQLite, concurrent calls made outside a transaction are group-committed
-// (DESIGN §4): a worker takes whatever is queued and, in one transaction,
-// reads the statuses of the batch's users in one SELECT, runs each call's
-// conditional UPDATE, then one multi-row INSERT per table for the calls that
-// won, and commits once. SQLite's single writer made refresh the slowest
-// write path (a transaction of four statements per token). On MySQL, or
-// inside the caller's transaction, it is a plain transaction.
+// Concurrent calls made outside a transaction are group-committed: a
+// worker takes whatever is queued and, in one transaction, reads the
+// statuses of the batch's users in one SELECT, runs each call's conditional
+// UPDATE (in the order of the old signatures, so that batches of several
+// workers or replicas lock refresh rows in one order and cannot deadlock
+// each other), then one multi-row INSERT per table for the calls that won,
+// and commits once. A transaction of four statements per token made
+// refresh the slowest write path: SQLite's single writer queued them, and
+// on MySQL each cost six round trips and a log flush. Inside the caller's
+// transaction it is a plain step of that transaction.
 func (s *Store) RotateAndCreate(ctx context.Context, requestID, oldSignature, accessSignature, refreshSignature string, request fosite.Requester, userID string) error {
 	const op = "rotate and create"
 	for _, sig := range []string{oldSignature, accessSignature, refreshSignature} {
@@ -100,6 +104,10 @@ type rotation struct {
 // means the transaction must roll back.
 func (s *Store) applyRotations(ctx context.Context, rs []*rotation) error {
 	const op = "rotate and create"
+	if len(rs) > 1 {
+		rs = slices.Clone(rs)
+		slices.SortStableFunc(rs, func(a, b *rotation) int { return strings.Compare(a.oldSignature, b.oldSignature) })
+	}
 	statuses, err := s.lockUserStatuses(ctx, rotationUsers(rs))
 	if err != nil {
 		return mapErr(op, err)

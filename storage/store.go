@@ -54,7 +54,7 @@ type Store struct {
 	// usedInserts group-commits single-use ids recorded outside a
 	// transaction (client assertion and APT jtis).
 	usedInserts *groupCommitter[usedIDRow]
-	// rotations group-commits RotateAndCreate on SQLite; nil on MySQL.
+	// rotations group-commits RotateAndCreate.
 	rotations *groupCommitter[rotation]
 }
 
@@ -94,9 +94,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error)
 	}
 	s.accessInserts = newGroupCommitter(statement(s.write, insertAccessTokens), nil, workers, maxGroupCommit)
 	s.usedInserts = newGroupCommitter(statement(s.write, insertUsedIDs), nil, workers, maxGroupCommit)
-	if driver == DriverSQLite {
-		s.rotations = newGroupCommitter(s.rotationTx, rotationResult, 1, maxGroupCommit)
-	}
+	s.rotations = newGroupCommitter(s.rotationTx, rotationResult, workers, maxGroupCommit)
 	return s, nil
 }
 

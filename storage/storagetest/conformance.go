@@ -44,6 +44,7 @@ func RunConformance(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"RefreshFamily", testRefreshFamily},
 		{"RevokeGrantFromUsedToken", testRevokeGrantFromUsedToken},
 		{"RotateAndCreate", testRotateAndCreate},
+		{"RotationsAcrossReplicas", testRotationsAcrossReplicas},
 		{"RotateAndCreateUserStatus", testRotateAndCreateUserStatus},
 		{"RotateVersusDeactivation", testRotateVersusDeactivation},
 		{"LockActiveUser", testLockActiveUser},

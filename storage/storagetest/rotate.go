@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -15,11 +16,10 @@ import (
 )
 
 // RotateAndCreate: a refresh's rotation and its new pair in one step,
-// group-committed on SQLite.
+// group-committed.
 
 // testRotateAndCreate: a refresh's rotation and new pair in one step; of
-// concurrent rotations of one token (group-committed on SQLite, some in one
-// batch) exactly one wins, and only the winner's pair is stored.
+// concurrent rotations of one token (group-committed, some in one batch) exactly one wins, and only the winner's pair is stored.
 func testRotateAndCreate(t *testing.T, s *storage.Store) {
 	ctx := t.Context()
 	g := newRequest(grant{id: "rc"})
@@ -303,4 +303,55 @@ func testLockActiveUser(t *testing.T, s *storage.Store) {
 	}
 	wantNoAccess(t, s, sig("lock-a"))
 	wantRefresh(t, s, sig("lock-r"), "inactive")
+}
+
+// testRotationsAcrossReplicas: many tokens rotated at once, each several
+// times, from two replicas whose batches hold several rotations: every
+// token has exactly one winning rotation, and every loser is refused as
+// inactive — no batch fails on another's locks (a deadlock would surface
+// here as some other error).
+func testRotationsAcrossReplicas(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	s2 := openReplica(t, s)
+	const tokens, tries = 12, 4
+	for i := range tokens {
+		g := newRequest(grant{id: fmt.Sprint("rep-", i)})
+		createRefresh(t, s, ctx, sig(fmt.Sprint("rep-r", i)), sig(fmt.Sprint("rep-a", i)), g)
+	}
+	type attempt struct{ token, try int }
+	var attempts []attempt
+	for i := range tokens {
+		for j := range tries {
+			attempts = append(attempts, attempt{i, j})
+		}
+	}
+	rand.Shuffle(len(attempts), func(a, b int) { attempts[a], attempts[b] = attempts[b], attempts[a] })
+	errs := make([]error, len(attempts))
+	var wg sync.WaitGroup
+	for k, a := range attempts {
+		store := s
+		if k%2 == 1 {
+			store = s2
+		}
+		wg.Go(func() {
+			name := fmt.Sprint("rep-", a.token, "-", a.try)
+			errs[k] = store.RotateAndCreate(ctx, fmt.Sprint("rep-", a.token), sig(fmt.Sprint("rep-r", a.token)),
+				sig(name+"-a"), sig(name+"-r"), newRequest(grant{id: fmt.Sprint("rep-", a.token)}), "")
+		})
+	}
+	wg.Wait()
+	wins := make([]int, tokens)
+	for k, err := range errs {
+		switch {
+		case err == nil:
+			wins[attempts[k].token]++
+		case !errors.Is(err, fosite.ErrInactiveToken):
+			t.Errorf("rotation %v: %v, want success or ErrInactiveToken", attempts[k], err)
+		}
+	}
+	for i, n := range wins {
+		if n != 1 {
+			t.Errorf("token %d: %d winning rotations, want exactly 1", i, n)
+		}
+	}
 }

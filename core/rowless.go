@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -183,7 +184,7 @@ func (c *Core) rowlessToken(ctx context.Context, token, sig string) (info *token
 		req.GrantedScope = strings.Split(claims.Scope, " ")
 	}
 	if len(claims.Audience) != 1 || claims.Audience[0] != c.snap.Issuer {
-		req.GrantedAudience = claims.Audience
+		req.GrantedAudience = slices.Clone(claims.Audience) // the cached claims stay untouched
 	}
 	return &tokenInfo{use: fosite.AccessToken, request: req, session: sess}, true, nil
 }

@@ -161,7 +161,11 @@ func TestRowlessTokenForgeries(t *testing.T) {
 // TestRowlessTokensDieWithTheirClientOrKey: removing the client, or the
 // signing key, from the config ends the token at once.
 func TestRowlessTokensDieWithTheirClientOrKey(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
+	onEachDB(t, testRowlessTokensDieWithTheirClientOrKey)
+}
+
+func testRowlessTokensDieWithTheirClientOrKey(t *testing.T, o fixtureOpts) {
+	f := newFixture(t, o)
 	byPost, bySvc := f.postToken(), f.ccToken()
 	for _, tok := range []string{byPost, bySvc} {
 		if got := f.introspect(tok, "svc", f.secret); got["active"] != true {

@@ -18,8 +18,9 @@ import (
 
 // Client_credentials JWT access tokens have no row. Such a token speaks for
 // its client only, so what can end it before its exp is known without one:
-// a revocation (RFC 7009), recorded in revoked_tokens under the token's
-// signature and read by every introspection, and the removal of its client
+// a revocation (RFC 7009), recorded in revoked_tokens under the SHA-256 of
+// its jti (not of the token: the same JWT has other encodings that verify,
+// see storage.RevokeTokenID) and read by every introspection, and the removal of its client
 // or of its signing key from the config (this snapshot no longer knows
 // them). Issuing one writes nothing; checking one is its JWT signature —
 // verified once per token and process, then remembered — plus one
@@ -166,7 +167,7 @@ func (c *Core) rowlessToken(ctx context.Context, token, sig string) (info *token
 	if client == nil || !c.now().Before(exp) {
 		return nil, true, nil
 	}
-	revoked, err := c.store.TokenRevoked(ctx, sig)
+	revoked, err := c.store.TokenRevoked(ctx, Signature(claims.JTI))
 	if err != nil {
 		return nil, true, unavailable("read token revocation", err)
 	}
@@ -201,7 +202,7 @@ func (c *Core) revokeRowless(ctx context.Context, caller *Client, token, sig str
 	if claims.ClientID != caller.ID || !c.now().Before(exp) {
 		return true, nil
 	}
-	if err := c.store.RevokeTokenSignature(ctx, sig, exp); err != nil {
+	if err := c.store.RevokeTokenID(ctx, Signature(claims.JTI), exp); err != nil {
 		return true, unavailable("revoke token", err)
 	}
 	return true, nil

@@ -1,11 +1,13 @@
 package server_test
 
 import (
+	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -222,4 +224,39 @@ func (f *fixture) postToken() string {
 		f.t.Fatalf("svc-post token: %d %v", resp.StatusCode, m)
 	}
 	return m["access_token"].(string)
+}
+
+// TestRowlessRevocationSurvivesReencoding: a revoked token re-encoded so
+// that it still verifies — its ECDSA signature (r, s) turned into (r, n−s),
+// or the unused low bits of its last base64url character changed — is the
+// same token and stays revoked.
+func TestRowlessRevocationSurvivesReencoding(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	token := f.ccToken()
+	f.revoke(token, "svc", f.secret)
+	parts := strings.Split(token, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("ES256 signature: %d bytes, %v", len(sig), err)
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	flipped := append(append([]byte{}, sig[:32]...), s.FillBytes(make([]byte, 32))...)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := parts[2][len(parts[2])-1]
+	// 64 bytes are 86 characters, the last carrying 4 bits and 2 unused.
+	sibling := alphabet[strings.IndexByte(alphabet, last)^1]
+	for name, variant := range map[string]string{
+		"signature (r, n-s)":           parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(flipped),
+		"non-canonical last base64url": parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-1] + string(sibling),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if variant == token {
+				t.Fatal("the variant is the token itself")
+			}
+			if got := f.introspect(variant, "svc", f.secret); got["active"] != false {
+				t.Fatalf("a re-encoded revoked token introspects %v", got)
+			}
+		})
+	}
 }

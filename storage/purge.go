@@ -44,7 +44,7 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time, batch int) (
 		func() (int64, error) {
 			return purgeTable[string](ctx, s, "passkey_transactions", "id", before, batch)
 		},
-		func() (int64, error) { return purgeTable[string](ctx, s, "revoked_tokens", "signature", before, batch) },
+		func() (int64, error) { return purgeTable[string](ctx, s, "revoked_tokens", "id_hash", before, batch) },
 	} {
 		n, err := purge()
 		total += n

@@ -150,11 +150,11 @@ func instanceSecretColumns(bin, datetime, blob string) string {
 	created_at ` + datetime + ` NOT NULL`
 }
 
-// revokedTokenColumns are the columns of revoked_tokens: the signatures of
-// revoked tokens that have no row of their own (client_credentials JWTs),
-// kept until the token would have expired.
+// revokedTokenColumns are the columns of revoked_tokens: the revoked tokens
+// that have no row of their own (client_credentials JWTs), by the SHA-256
+// of their jti, kept until the token would have expired.
 func revokedTokenColumns(bin, datetime string) string {
 	return `
-	signature  VARCHAR(64)` + bin + ` NOT NULL PRIMARY KEY,
+	id_hash    VARCHAR(64)` + bin + ` NOT NULL PRIMARY KEY,
 	expires_at ` + datetime + ` NOT NULL`
 }

@@ -29,13 +29,13 @@ func testRevokedTokens(t *testing.T, s *storage.Store) {
 		t.Fatal("a token never revoked reads as revoked")
 	}
 	future, past := base.Add(time.Hour), base.Add(-time.Minute)
-	if err := s.RevokeTokenSignature(ctx, sig("live"), future); err != nil {
+	if err := s.RevokeTokenID(ctx, sig("live"), future); err != nil {
 		t.Fatal(err)
 	}
 	if !revoked(s, "live") || !revoked(s2, "live") {
 		t.Fatal("a revocation is not seen by both replicas at once")
 	}
-	if err := s2.RevokeTokenSignature(ctx, sig("live"), future); err != nil {
+	if err := s2.RevokeTokenID(ctx, sig("live"), future); err != nil {
 		t.Fatalf("revoking twice: %v, want no error", err)
 	}
 	if revoked(s2, "other") || revoked(s, strings.ToUpper(sig("live"))) {
@@ -45,7 +45,7 @@ func testRevokedTokens(t *testing.T, s *storage.Store) {
 	// A revocation in a transaction that rolls back leaves nothing.
 	boom := errors.New("boom")
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		if err := s.RevokeTokenSignature(ctx, sig("rolled back"), future); err != nil {
+		if err := s.RevokeTokenID(ctx, sig("rolled back"), future); err != nil {
 			return err
 		}
 		if ok, err := s.TokenRevoked(ctx, sig("rolled back")); err != nil || !ok {
@@ -58,8 +58,8 @@ func testRevokedTokens(t *testing.T, s *storage.Store) {
 	}
 
 	for _, bad := range []string{"", strings.Repeat("a", 65)} {
-		if err := s.RevokeTokenSignature(ctx, bad, future); !errors.Is(err, storage.ErrInvalidInput) {
-			t.Errorf("RevokeTokenSignature(%d bytes) = %v, want ErrInvalidInput", len(bad), err)
+		if err := s.RevokeTokenID(ctx, bad, future); !errors.Is(err, storage.ErrInvalidInput) {
+			t.Errorf("RevokeTokenID(%d bytes) = %v, want ErrInvalidInput", len(bad), err)
 		}
 		if _, err := s.TokenRevoked(ctx, bad); !errors.Is(err, storage.ErrInvalidInput) {
 			t.Errorf("TokenRevoked(%d bytes) = %v, want ErrInvalidInput", len(bad), err)
@@ -67,7 +67,7 @@ func testRevokedTokens(t *testing.T, s *storage.Store) {
 	}
 
 	// The purge drops a revocation once its token has expired, not before.
-	if err := s.RevokeTokenSignature(ctx, sig("expired"), past); err != nil {
+	if err := s.RevokeTokenID(ctx, sig("expired"), past); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.PurgeExpired(ctx, base, 0); err != nil {

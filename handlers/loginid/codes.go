@@ -10,7 +10,6 @@ import (
 
 	"github.com/latchkey/latchkey/accounts"
 	"github.com/latchkey/latchkey/core"
-	"github.com/latchkey/latchkey/handlers/surface"
 )
 
 // codeBody is the body of the one-time code routes.
@@ -31,12 +30,7 @@ type codeAnswer struct {
 // purpose (required unless purposeOptional), and reads the user; on
 // failure it has answered.
 func (h *handler) codeRequest(c *gin.Context, cl *caller, purposeOptional bool) (*codeBody, *actor, *accounts.User, bool) {
-	var b codeBody
-	if err := surface.Bind(c, &b); err != nil {
-		bodyError(c, err)
-		return nil, nil, nil, false
-	}
-	a, ok := h.actor(c, cl, b.ClientID)
+	b, a, ok := bindActor(h, c, cl, func(b *codeBody) string { return b.ClientID })
 	if !ok {
 		return nil, nil, nil, false
 	}
@@ -52,7 +46,7 @@ func (h *handler) codeRequest(c *gin.Context, cl *caller, purposeOptional bool) 
 	if !ok {
 		return nil, nil, nil, false
 	}
-	return &b, a, u, true
+	return b, a, u, true
 }
 
 // generateCode serves POST /codes/{type}/generate {username | user_id,

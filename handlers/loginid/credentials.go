@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/latchkey/latchkey/accounts"
-	"github.com/latchkey/latchkey/handlers/surface"
 )
 
 // credentialObject is LoginID's credential. It never carries a secret.
@@ -86,12 +85,7 @@ func (h *handler) listCredentials(c *gin.Context, cl *caller) {
 // names, with its user — who must be the token's, and the body's when it
 // names one; on failure it has answered.
 func (h *handler) credentialOf(c *gin.Context, cl *caller) (*credentialBody, *actor, *accounts.Credential, bool) {
-	var b credentialBody
-	if err := surface.Bind(c, &b); err != nil {
-		bodyError(c, err)
-		return nil, nil, nil, false
-	}
-	a, ok := h.actor(c, cl, b.ClientID)
+	b, a, ok := bindActor(h, c, cl, func(b *credentialBody) string { return b.ClientID })
 	if !ok {
 		return nil, nil, nil, false
 	}
@@ -125,7 +119,7 @@ func (h *handler) credentialOf(c *gin.Context, cl *caller) (*credentialBody, *ac
 		credentialNotFound(c) // the user named has no such credential
 		return nil, nil, nil, false
 	}
-	return &b, a, cred, true
+	return b, a, cred, true
 }
 
 // renameCredential serves POST /credentials/rename {"credential": {"uuid",

@@ -100,12 +100,7 @@ type assertionAnswer struct {
 // beginFido2 reads a fido2 route's body, resolves the actor and checks
 // that its realm has passkeys; on failure it has answered.
 func (h *handler) beginFido2(c *gin.Context, cl *caller) (*fido2Body, *actor, passkeyOps, bool) {
-	var b fido2Body
-	if err := surface.Bind(c, &b); err != nil {
-		bodyError(c, err)
-		return nil, nil, nil, false
-	}
-	a, ok := h.actor(c, cl, b.ClientID)
+	b, a, ok := bindActor(h, c, cl, func(b *fido2Body) string { return b.ClientID })
 	if !ok {
 		return nil, nil, nil, false
 	}
@@ -113,7 +108,7 @@ func (h *handler) beginFido2(c *gin.Context, cl *caller) (*fido2Body, *actor, pa
 	if !ok {
 		return nil, nil, nil, false
 	}
-	return &b, a, pk, true
+	return b, a, pk, true
 }
 
 // The wire forms of the options a ceremony hands the authenticator.

@@ -37,13 +37,22 @@ func newUserObject(u *accounts.User) userObject {
 
 // begin reads the body and resolves the actor; on failure it has answered.
 func (h *handler) begin(c *gin.Context, cl *caller) (*body, *actor, bool) {
-	var b body
+	return bindActor(h, c, cl, func(b *body) string { return b.ClientID })
+}
+
+// bindActor reads a route's body into a T and resolves the actor from the
+// body's client id (clientID reads it); on failure it has answered.
+func bindActor[T any](h *handler, c *gin.Context, cl *caller, clientID func(*T) string) (*T, *actor, bool) {
+	var b T
 	if err := surface.Bind(c, &b); err != nil {
 		bodyError(c, err)
 		return nil, nil, false
 	}
-	a, ok := h.actor(c, cl, b.ClientID)
-	return &b, a, ok
+	a, ok := h.actor(c, cl, clientID(&b))
+	if !ok {
+		return nil, nil, false
+	}
+	return &b, a, true
 }
 
 // commit runs fn in one transaction after using up the caller's nonce, and
